@@ -1,0 +1,1 @@
+"""grader: the autograder of a deep-learning course."""

@@ -1,0 +1,83 @@
+"""What a sandboxed run is given and what it gives back.
+
+A run is handed its inputs as data (`RunSpec`), so the runner behind the
+`Runner` interface can change (bubblewrap today, a warm pool later) without
+touching the grading pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run."""
+
+    wall_seconds: float
+    cpu_seconds: float
+    memory_bytes: int
+    max_processes: int  # tasks in the cgroup: processes and threads together
+    output_bytes: int  # stdout + stderr kept; the rest is dropped with a note
+    disk_bytes: int  # size of the writable tmpfs and of any one file written
+
+
+@dataclasses.dataclass(frozen=True)
+class Mount:
+    """A host path bound into the sandbox at `target`."""
+
+    source: Path
+    target: str
+    writable: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One command to run in the sandbox."""
+
+    argv: tuple[str, ...]
+    mounts: tuple[Mount, ...]
+    limits: Limits
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    cwd: str = "/tmp"
+    hidden: tuple[str, ...] = ()  # paths inside the sandbox replaced by an empty directory
+    devices: tuple[str, ...] = ()  # host device nodes bound in (a GPU's /dev/nvidiaN, ...)
+
+
+class Termination(str, enum.Enum):
+    """How the sandboxed process ended, as the runner saw it."""
+
+    EXITED = "exited"  # exit code in RunResult.exit_code
+    SIGNALED = "signaled"  # signal number in RunResult.signal
+    WALL_LIMIT = "wall_limit"
+    CPU_LIMIT = "cpu_limit"
+    MEMORY_LIMIT = "memory_limit"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What the runner measured."""
+
+    termination: Termination
+    exit_code: int | None
+    signal: int | None
+    log: str  # captured stdout + stderr, capped at Limits.output_bytes
+    log_dropped_bytes: int
+    wall_s: float
+    cpu_s: float
+    peak_memory_bytes: int
+
+    @property
+    def ok(self) -> bool:
+        return self.termination is Termination.EXITED and self.exit_code == 0
+
+
+class Runner(Protocol):
+    """Runs one RunSpec to the end and leaves nothing behind."""
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run; raise grader.core.errors.SandboxError if the sandbox itself fails."""
+        ...
