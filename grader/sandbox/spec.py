@@ -12,17 +12,9 @@ import enum
 from pathlib import Path
 from typing import Protocol
 
+from grader.core.limits import Limits
 
-@dataclasses.dataclass(frozen=True)
-class Limits:
-    """Resource limits of one run."""
-
-    wall_seconds: float
-    cpu_seconds: float
-    memory_bytes: int
-    max_processes: int  # tasks in the cgroup: processes and threads together
-    output_bytes: int  # stdout + stderr kept; the rest is dropped with a note
-    disk_bytes: int  # size of the writable tmpfs and of any one file written
+__all__ = ["Limits", "Mount", "RunSpec", "Termination", "RunResult", "Runner"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +69,10 @@ class RunResult:
 
 class Runner(Protocol):
     """Runs one RunSpec to the end and leaves nothing behind."""
+
+    def visible_path(self, mount: Mount) -> str:
+        """Where the run sees `mount` (its target in a sandbox, its source without one)."""
+        ...
 
     def run(self, spec: RunSpec) -> RunResult:
         """Run; raise grader.core.errors.SandboxError if the sandbox itself fails."""
