@@ -1,0 +1,113 @@
+"""The `grader` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from grader.assignments import load_assignment, list_slugs
+from grader.config import Settings, load_settings
+from grader.core.errors import GraderError, SpecError
+from grader.core.grading import GradeResult
+from grader.core.outcomes import Status
+
+log = logging.getLogger("grader")
+
+
+def _build_service(settings: Settings, unsafe_no_sandbox: bool):
+    from grader.sandbox import make_runner
+    from grader.services.grading import GradingService
+
+    return GradingService(settings, make_runner(settings, unsafe_no_sandbox=unsafe_no_sandbox))
+
+
+unsafe_option = click.option(
+    "--unsafe-no-sandbox",
+    is_flag=True,
+    help="Run WITHOUT bubblewrap and cgroups. Only for your own trusted code on a machine without them.",
+)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what grader does to stderr.")
+def main(verbose: bool) -> None:
+    """grader: the autograder of a deep-learning course."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command("grade")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--assignment", "slug", required=True, help="The assignment's slug, e.g. digits-mlp.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a report.")
+@unsafe_option
+def grade_command(path: Path, slug: str, as_json: bool, unsafe_no_sandbox: bool) -> None:
+    """Grade PATH (a .py, .zip or .ipynb) as the service would."""
+    settings = load_settings()
+    try:
+        assignment = load_assignment(slug, settings)
+        result = _build_service(settings, unsafe_no_sandbox).grade_file(path, assignment)
+    except GraderError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    else:
+        click.echo(format_result(result, f"{assignment.slug} · {path.name}"))
+
+
+@main.group("references")
+def references_group() -> None:
+    """The reference solutions' results."""
+
+
+@references_group.command("build")
+@click.argument("slug", required=False)
+@click.option("--rebuild", is_flag=True, help="Run them again even when cached.")
+@unsafe_option
+def references_build(slug: str | None, rebuild: bool, unsafe_no_sandbox: bool) -> None:
+    """Run the reference solutions of SLUG (default: every assignment) and cache their metrics."""
+    settings = load_settings()
+    try:
+        service = _build_service(settings, unsafe_no_sandbox)
+        for name in [slug] if slug else list_slugs(settings):
+            assignment = load_assignment(name, settings)
+            for framework, metrics in service.references.build(assignment, rebuild).items():
+                click.echo(f"{name} {framework}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, parameters {metrics['parameters']}")
+    except GraderError as exc:
+        _fail(exc, False)
+
+
+def _fail(exc: GraderError, as_json: bool) -> None:
+    """Report an infrastructure or configuration failure and exit non-zero."""
+    kind = "configuration" if isinstance(exc, SpecError) else "infrastructure"
+    if as_json:
+        click.echo(json.dumps({"status": "error", "outcome": exc.outcome.value, "student_message": exc.student_message, "staff_detail": exc.staff_detail}))
+    click.echo(f"grader: {kind} error: {exc.staff_detail}", err=True)
+    sys.exit(2)
+
+
+def format_result(result: GradeResult, title: str) -> str:
+    """The human report of one graded submission."""
+    ev = result.evaluation
+    score = "-" if result.score is None else f"{result.score:g}"
+    lines = [title, f"status: {result.status.value} ({ev.outcome.value})   score: {score} / {result.max_score:g}", ""]
+    if result.status is not Status.SCORED:
+        lines += [ev.student_message, ""]
+    lines.append("criteria:")
+    for c in result.criteria:
+        lines.append(f"  {c['points']:>6g} / {c['max_points']:<4g} {c['title']}")
+        lines.append(f"                 {c['feedback']}")
+    if ev.metrics:
+        m = ev.metrics
+        params = "unknown" if m.get("parameters") is None else f"{m['parameters']:,}"
+        lines += ["", f"metrics: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, parameters {params}"]
+    r = ev.resources
+    if r:
+        lines.append(f"resources: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak memory {r['peak_memory_bytes'] / 1024**2:.0f} MiB")
+    if result.status is not Status.SCORED and ev.log:
+        tail = ev.log.rstrip().splitlines()[-15:]
+        lines += ["", "last lines of the log:", *("  " + line for line in tail)]
+    return "\n".join(lines)

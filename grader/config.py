@@ -1,0 +1,55 @@
+"""Configuration: the one module that reads the environment.
+
+Every setting is a `GRADER_*` variable with a default that works on one
+machine; everything else in grader receives values from here as arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Settings of the grading engine."""
+
+    assignments_dir: Path
+    rubrics_dir: Path
+    cache_dir: Path  # prepared data sets and reference results, outside the source tree
+    run_dir: Path  # per-run scratch: on a tmpfs, so a run's files count against its memory
+    bwrap: str
+    cgroup_parent: str
+    upload_max_bytes: int
+
+
+def _default_run_dir() -> Path:
+    shm = Path("/dev/shm")
+    return shm / "grader-runs" if shm.is_dir() and os.access(shm, os.W_OK) else Path("/tmp/grader-runs")
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "grader"
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings from `GRADER_*` variables (os.environ by default)."""
+    env = os.environ if environ is None else environ
+
+    def path(name: str, default: Path) -> Path:
+        value = env.get(f"GRADER_{name}")
+        return Path(value).expanduser() if value else default
+
+    return Settings(
+        assignments_dir=path("ASSIGNMENTS_DIR", PROJECT_ROOT / "assignments"),
+        rubrics_dir=path("RUBRICS_DIR", PROJECT_ROOT / "rubrics"),
+        cache_dir=path("CACHE_DIR", _default_cache_dir()),
+        run_dir=path("RUN_DIR", _default_run_dir()),
+        bwrap=env.get("GRADER_BWRAP", "bwrap"),
+        cgroup_parent=env.get("GRADER_CGROUP_PARENT", "grader"),
+        upload_max_bytes=int(env.get("GRADER_UPLOAD_MAX_BYTES", 10 * 1024**2)),
+    )

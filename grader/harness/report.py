@@ -1,0 +1,50 @@
+"""What the harness tells the grader: a JSON report, and its exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+EXIT_OK = 0
+EXIT_SUBMISSION_ERROR = 3  # the student's code broke the contract or raised
+EXIT_HARNESS_ERROR = 4  # the harness itself failed: our fault
+
+
+def note(message: str) -> None:
+    """Write a line for the run's log, marked as the grader's own."""
+    print(f"[grader] {message}", file=sys.stderr, flush=True)
+
+
+class SubmissionFailure(Exception):
+    """The student's code failed in a phase of the run."""
+
+    def __init__(self, phase: str, message: str, location: tuple[str, int] | None = None, detail: str = ""):
+        super().__init__(message)
+        self.phase = phase
+        self.message = message
+        self.location = location  # (file relative to the submission, line)
+        self.detail = detail
+
+    @classmethod
+    def from_exception(cls, phase: str, exc: BaseException, root: str) -> SubmissionFailure:
+        """Describe an exception raised by the student's code (under `root`) in `phase`."""
+        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        detail = "".join(traceback.format_exception(exc))
+        return cls(phase, text, _submission_location(exc, root), detail)
+
+    def as_dict(self) -> dict:
+        file, line = self.location or (None, None)
+        return {"phase": self.phase, "message": self.message, "file": file, "line": line, "detail": self.detail}
+
+
+def _submission_location(exc: BaseException, root: str) -> tuple[str, int] | None:
+    """Return the deepest (file, line) of the submission's own code in the traceback."""
+    prefix = root.rstrip("/") + "/"
+    if isinstance(exc, SyntaxError) and (exc.filename or "").startswith(prefix) and exc.lineno:
+        return exc.filename[len(prefix) :], exc.lineno
+    location = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename.startswith(prefix):
+            location = (frame.f_code.co_filename[len(prefix) :], lineno)
+    return location
+

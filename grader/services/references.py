@@ -1,0 +1,85 @@
+"""Reference results: the course's own solutions, run through the same sandbox.
+
+Their metrics are cached outside the source tree, keyed by a hash of the
+assignment file, the reference file, the data and the framework versions, so
+they are computed once per change of any of those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from grader.assignments import REFERENCE_FRAMEWORKS, Assignment
+from grader.core.errors import InfrastructureError
+from grader.core.outcomes import Outcome
+from grader.datasets import prepare_dataset
+from grader.services.evaluation import Evaluator
+
+log = logging.getLogger("grader.references")
+
+VERSIONED = ("torch", "tensorflow", "keras", "lightning", "numpy", "torcheval")
+
+
+def framework_versions() -> dict[str, str]:
+    """Installed versions that change what a reference scores (read without importing)."""
+    found = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "absent"
+    return found
+
+
+class ReferenceResults:
+    """Computes and caches the reference solutions' metrics."""
+
+    def __init__(self, evaluator: Evaluator, cache_dir: Path):
+        self.evaluator = evaluator
+        self.cache_dir = cache_dir
+
+    def for_rubric(self, assignment: Assignment) -> dict[str, dict[str, Any]]:
+        """Metrics of every reference the assignment's rubric refers to."""
+        return {name: self.metrics(assignment, name) for name in sorted(assignment.rubric.references_needed())}
+
+    def metrics(self, assignment: Assignment, framework: str, rebuild: bool = False) -> dict[str, Any]:
+        """A reference's metrics, from the cache or from a fresh run."""
+        path = self._cache_path(assignment, framework)
+        if path.is_file() and not rebuild:
+            return json.loads(path.read_text())["metrics"]
+        reference = assignment.reference_path(framework)
+        log.info("running reference %s of %s", reference.name, assignment.slug)
+        evaluation = self.evaluator.evaluate(reference.name, reference.read_bytes(), assignment)
+        if evaluation.outcome is not Outcome.OK:
+            raise InfrastructureError(
+                f"reference {reference.name} of {assignment.slug} did not run: {evaluation.outcome.value}: "
+                f"{evaluation.staff_detail}\n{evaluation.log[-4000:]}"
+            )
+        _write_atomically(path, {"metrics": evaluation.metrics, "evaluation": evaluation.to_json()})
+        return evaluation.metrics
+
+    def build(self, assignment: Assignment, rebuild: bool = False) -> dict[str, dict[str, Any]]:
+        """Compute every reference of the assignment."""
+        return {name: self.metrics(assignment, name, rebuild) for name in REFERENCE_FRAMEWORKS}
+
+    def _cache_path(self, assignment: Assignment, framework: str) -> Path:
+        digest = hashlib.sha256()
+        digest.update((assignment.folder / "assignment.yaml").read_bytes())
+        digest.update(assignment.reference_path(framework).read_bytes())
+        digest.update(prepare_dataset(assignment.spec.dataset, self.cache_dir).sha256.encode())
+        digest.update(json.dumps(framework_versions(), sort_keys=True).encode())
+        return self.cache_dir / "references" / assignment.slug / f"{framework}-{digest.hexdigest()[:16]}.json"
+
+
+def _write_atomically(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    os.replace(tmp, path)

@@ -1,0 +1,179 @@
+"""Turn an uploaded file into a folder the sandbox can run, checking it first.
+
+Accepted: a `.py` file, a `.zip` with `submission.py` at its root, or a
+`.ipynb` notebook (its code cells in order). Every check happens before
+anything is written, and each rejection says what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+from grader.core.errors import BadSubmission
+
+ENTRY = "submission.py"
+ACCEPTED = ".py, .zip or .ipynb"
+ZIP_JUNK = ("__MACOSX/", ".DS_Store")
+KEPT_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadLimits:
+    """Bounds on what an upload may be and may expand to."""
+
+    max_bytes: int = 10 * 1024**2
+    max_zip_entries: int = 500
+    max_expanded_bytes: int = 50 * 1024**2
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedSubmission:
+    """A submission folder with submission.py at its root."""
+
+    folder: Path
+    kind: str  # "py", "zip" or "ipynb"
+    notes: tuple[str, ...] = ()  # what preparing changed, for the run's log
+    cells: tuple[tuple[int, int], ...] = ()  # notebook: (first line in submission.py, cell number)
+
+    def describe_line(self, file: str | None, line: int | None) -> str:
+        """Say where a line is, in the terms of what the student uploaded."""
+        if line is None:
+            return ""
+        if self.kind == "ipynb" and file == ENTRY and self.cells:
+            first, cell = max((c for c in self.cells if c[0] <= line), default=self.cells[0])
+            return f"cell {cell}, line {line - first + 1}"
+        return f"line {line}" if file in (None, ENTRY) else f"{file}, line {line}"
+
+
+def check_upload(name: str, data: bytes, limits: UploadLimits = UploadLimits()) -> str:
+    """Check size and type; return the kind. Raise BadSubmission otherwise."""
+    suffix = PurePosixPath(name).suffix.lower()
+    kind = {".py": "py", ".zip": "zip", ".ipynb": "ipynb"}.get(suffix)
+    if kind is None:
+        raise BadSubmission(f"{_safe_name(name)} is not a file grader accepts: upload a {ACCEPTED} file.")
+    if not data:
+        raise BadSubmission(f"{_safe_name(name)} is empty: upload the file with your code.")
+    if len(data) > limits.max_bytes:
+        raise BadSubmission(
+            f"{_safe_name(name)} is {len(data) / 1024**2:.1f} MiB; uploads are limited to "
+            f"{limits.max_bytes / 1024**2:.0f} MiB. Leave data and saved models out: the grader trains your model itself."
+        )
+    return kind
+
+
+def prepare_submission(name: str, data: bytes, folder: Path, limits: UploadLimits = UploadLimits()) -> PreparedSubmission:
+    """Check the upload and write it into `folder` (which must be empty)."""
+    kind = check_upload(name, data, limits)
+    if kind == "py":
+        (folder / ENTRY).write_bytes(data)
+        return PreparedSubmission(folder, kind)
+    if kind == "zip":
+        return _extract_zip(data, folder, limits)
+    return _convert_notebook(data, folder)
+
+
+def _safe_name(name: str) -> str:
+    """The upload's base name, short: never a path."""
+    base = PurePosixPath(name.replace("\\", "/")).name or "the file"
+    return base if len(base) <= 80 else base[:77] + "..."
+
+
+def _extract_zip(data: bytes, folder: Path, limits: UploadLimits) -> PreparedSubmission:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = [e for e in archive.infolist() if not e.filename.startswith(ZIP_JUNK) and not e.filename.endswith(ZIP_JUNK[1])]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BadSubmission("The .zip file is damaged or not a zip archive: create it again and upload it.", f"zip: {exc}")
+    _check_zip_entries(entries, limits)
+    with archive:
+        files = [e for e in entries if not e.is_dir()]
+        remaining = limits.max_expanded_bytes
+        for entry in files:
+            remaining = _extract_entry(archive, entry, folder, remaining)
+    return PreparedSubmission(folder, "zip", (f"zip: extracted {len(files)} files",))
+
+
+def _check_zip_entries(entries: list[zipfile.ZipInfo], limits: UploadLimits) -> None:
+    """Refuse unsafe or unusable archives before extracting anything."""
+    if len(entries) > limits.max_zip_entries:
+        raise BadSubmission(f"The .zip holds {len(entries)} entries; at most {limits.max_zip_entries} are allowed. Include only your code.")
+    names = set()
+    for entry in entries:
+        _check_zip_name(entry)
+        if entry.filename.rstrip("/") in names:
+            raise BadSubmission(f"The .zip holds {entry.filename!r} twice: create it again with each file once.")
+        names.add(entry.filename.rstrip("/"))
+    if sum(e.file_size for e in entries) > limits.max_expanded_bytes:
+        raise BadSubmission(f"The .zip expands to more than {limits.max_expanded_bytes // 1024**2} MiB. Include only your code.")
+    if ENTRY not in names:
+        nested = sorted(n for n in names if PurePosixPath(n).name == ENTRY)
+        hint = f" It has {nested[0]}: zip the files inside the folder, not the folder." if nested else ""
+        raise BadSubmission(f"The .zip has no {ENTRY} at its root.{hint}")
+
+
+def _check_zip_name(entry: zipfile.ZipInfo) -> None:
+    name = entry.filename
+    path = PurePosixPath(name)
+    mode = entry.external_attr >> 16
+    if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
+        raise BadSubmission(f"The .zip entry {name[:80]!r} points outside the archive's folder; such archives are refused.")
+    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise BadSubmission(f"The .zip entry {name[:80]!r} is a link or special file; include only regular files.")
+    if entry.flag_bits & 0x1:
+        raise BadSubmission(f"The .zip entry {name[:80]!r} is encrypted; upload an archive without a password.")
+
+
+def _extract_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, folder: Path, remaining: int) -> int:
+    """Copy one entry, counting real bytes (headers can lie); return the budget left."""
+    target = folder / entry.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with archive.open(entry) as source, open(target, "xb") as sink:
+        while chunk := source.read(1 << 16):
+            remaining -= len(chunk)
+            if remaining < 0:
+                raise BadSubmission("The .zip expands to more than it declares; such archives are refused.")
+            sink.write(chunk)
+    return remaining
+
+
+def _convert_notebook(data: bytes, folder: Path) -> PreparedSubmission:
+    """Write the notebook's code cells, in order, as submission.py."""
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as exc:  # nbformat raises many types for a bad file
+        raise BadSubmission(
+            "The notebook cannot be read: save it again from Jupyter (File > Save) and upload the .ipynb file.",
+            f"nbformat: {type(exc).__name__}: {exc}",
+        )
+    lines: list[str] = []
+    cells: list[tuple[int, int]] = []
+    notes: list[str] = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        kept = _code_lines(cell.source, number, notes)
+        cells.append((len(lines) + 1, number))
+        lines.extend(kept + [""])
+    (folder / ENTRY).write_text("\n".join(lines) + "\n")
+    return PreparedSubmission(folder, "ipynb", tuple(notes), tuple(cells))
+
+
+def _code_lines(source: str, cell: int, notes: list[str]) -> list[str]:
+    """Return the cell's lines with shell lines and magics made `pass` (line numbers stay)."""
+    lines = source.splitlines()
+    if lines and lines[0].startswith("%%") and not lines[0].split()[0] in KEPT_CELL_MAGICS:
+        notes.append(f"notebook: cell {cell} is a {lines[0].split()[0]} cell and was left out")
+        return ["pass"] + [""] * (len(lines) - 1)
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        if line.lstrip().startswith(("!", "%")):
+            notes.append(f"notebook: cell {cell}, line {number}: dropped {line.strip()[:60]!r} (shell commands and magics do not run)")
+            line = line[: len(line) - len(line.lstrip())] + "pass"
+        kept.append(line)
+    return kept
