@@ -111,3 +111,7 @@ def format_result(result: GradeResult, title: str) -> str:
         tail = ev.log.rstrip().splitlines()[-15:]
         lines += ["", "last lines of the log:", *("  " + line for line in tail)]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install grader on a fresh Debian/Ubuntu machine: bubblewrap, a virtual
+# environment in .venv, and the Python packages. With --test, also what the
+# test suite talks to: a running Redis on 127.0.0.1:6379.
+#
+# PyTorch is pinned to 2.13.0. On a CPU machine pip takes the CPU wheel; on a
+# GPU machine set TORCH_INDEX_URL to PyTorch's CUDA index first, for example
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 bash scripts/install.sh
+# (TensorFlow finds CUDA through `pip install tensorflow[and-cuda]`, see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+[[ "${1:-}" == "--test" ]] && with_test=1
+
+as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v bwrap >/dev/null || missing+=(bubblewrap)
+((with_test)) && ! command -v redis-server >/dev/null && missing+=(redis-server)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ((with_test)) && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "starting redis on 127.0.0.1:6379"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/grader.log
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+python=${PYTHON:-python3}
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "torch==2.13.0" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+extras=""
+((with_test)) && extras="[test]"
+.venv/bin/python -m pip install -q -e ".${extras}"
+echo "grader installed in .venv"

@@ -1,0 +1,57 @@
+"""Fixtures of the integration tests: the real grader, real bubblewrap, real training."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader.assignments import load_assignment
+from grader.config import PROJECT_ROOT, load_settings
+from grader.sandbox import make_runner
+from grader.services.grading import GradingService
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+SUBMISSIONS = FIXTURES / "submissions"
+SECRET = "s3cr3t-grader-test-value"
+
+
+@pytest.fixture(scope="session")
+def grader_environ(tmp_path_factory) -> dict[str, str]:
+    """GRADER_* settings for the tests: their own cache, the fixture assignments."""
+    cache = tmp_path_factory.mktemp("cache")
+    return {
+        "GRADER_CACHE_DIR": str(cache),
+        "GRADER_ASSIGNMENTS_DIR": str(FIXTURES / "assignments"),
+        "GRADER_RUBRICS_DIR": str(FIXTURES / "rubrics"),
+    }
+
+
+@pytest.fixture(scope="session")
+def service(grader_environ) -> GradingService:
+    settings = load_settings(grader_environ)
+    return GradingService(settings, make_runner(settings))
+
+
+@pytest.fixture(scope="session")
+def fixture_assignments(grader_environ):
+    settings = load_settings(grader_environ)
+    return {slug: load_assignment(slug, settings) for slug in ("quick-digits", "tight-digits")}
+
+
+def repository_state() -> str:
+    """What git sees changed in the repository (tracked or untracked, not ignored)."""
+    return subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+
+
+def leftover_processes(*markers: str) -> list[str]:
+    """Processes whose command line carries one of the markers."""
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if any(marker in cmdline for marker in markers) and process.pid != os.getpid():
+            found.append(f"{process.pid}: {cmdline[:120]}")
+    return found

@@ -1,0 +1,81 @@
+"""`grader grade` and `grader references build` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from grader.config import PROJECT_ROOT
+from tests.integration.conftest import SUBMISSIONS
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
+
+
+def grader(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def real_environ(tmp_path_factory) -> dict[str, str]:
+    """The project's own assignments, with a fresh reference cache."""
+    return {"GRADER_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+
+
+@pytest.mark.parametrize("framework", ["keras", "torch"])
+def test_reference_solution_scores_full_marks(real_environ, framework):
+    done = grader("grade", f"assignments/digits-mlp/reference_{framework}.py", "--assignment", "digits-mlp", "--json", env=real_environ)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["status"], result["outcome"]) == ("scored", "ok"), result["student_message"]
+    assert result["score"] == result["max_score"] == 100, result["criteria"]
+    assert result["metrics"]["accuracy"] > 0.95
+    assert {c["id"] for c in result["criteria"]} >= {"accuracy", "matches-keras", "matches-torch"}
+    assert all(c["points"] == c["max_points"] and c["feedback"] for c in result["criteria"])
+    assert set(result["resources"]) == {"wall_s", "cpu_s", "peak_memory_bytes"}
+    assert result["resources"]["peak_memory_bytes"] > 0
+    cached = list((PROJECT_ROOT / real_environ["GRADER_CACHE_DIR"] / "references" / "digits-mlp").glob("*.json"))
+    assert {p.name.split("-")[0] for p in cached} == {"keras", "torch"}
+
+
+def test_references_build_prints_both_and_reuses_the_cache(real_environ):
+    done = grader("references", "build", "digits-mlp", env=real_environ)
+    assert done.returncode == 0, done.stderr
+    assert "digits-mlp keras: accuracy" in done.stdout and "digits-mlp torch: accuracy" in done.stdout
+
+
+def test_human_report_of_a_failed_submission(tmp_path):
+    env = {
+        "GRADER_CACHE_DIR": str(tmp_path),
+        "GRADER_ASSIGNMENTS_DIR": str(PROJECT_ROOT / "tests/fixtures/assignments"),
+        "GRADER_RUBRICS_DIR": str(PROJECT_ROOT / "tests/fixtures/rubrics"),
+    }
+    done = grader("grade", str(SUBMISSIONS / "syntax_error.py"), "--assignment", "tight-digits", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "status: failed (bad_submission)" in done.stdout
+    assert "syntax error (line 4)" in done.stdout
+    assert "Test accuracy" in done.stdout
+
+
+def test_missing_bubblewrap_refuses_to_grade(tmp_path):
+    env = {"GRADER_CACHE_DIR": str(tmp_path), "GRADER_BWRAP": "/nonexistent/bwrap"}
+    done = grader("grade", "assignments/digits-mlp/reference_torch.py", "--assignment", "digits-mlp", "--json", env=env)
+    assert done.returncode == 2
+    assert "bubblewrap" in done.stderr
+    assert json.loads(done.stdout)["status"] == "error"
+
+
+def test_unknown_assignment_names_the_known_ones(tmp_path):
+    done = grader("grade", "assignments/digits-mlp/reference_torch.py", "--assignment", "nope", env={"GRADER_CACHE_DIR": str(tmp_path)})
+    assert done.returncode == 2
+    assert "no assignment 'nope'; known: digits-mlp" in done.stderr
