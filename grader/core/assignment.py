@@ -1,0 +1,149 @@
+"""An assignment as staff describe it in assignments/<slug>/assignment.yaml."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from grader.core.errors import SpecError
+from grader.core.limits import Limits
+from grader.core.validate import SLUG, SLUG_RULE, Section, Where, expect_choice, expect_int, expect_list
+
+TOPICS: dict[int, str] = {
+    1: "intro and basic models",
+    2: "training and improving networks",
+    3: "image processing",
+    4: "language processing",
+    5: "advanced architectures",
+    6: "generative models",
+    7: "reinforcement learning",
+}
+TASKS = ("classification",)
+PLANNED_TASKS = ("generation", "rl")  # known kinds the grader cannot run yet
+FRAMEWORKS = ("keras", "torch", "lightning")
+
+_KEYS = ("title", "topic", "task", "dataset", "input_shape", "num_classes", "frameworks", "training", "limits")
+_SEED_MAX = 2**32 - 1  # numpy's seeds stop here
+# YAML key -> (Limits field, bytes per unit; None for seconds)
+_LIMIT_KEYS: dict[str, tuple[str, int | None]] = {
+    "wall_seconds": ("wall_seconds", None),
+    "cpu_seconds": ("cpu_seconds", None),
+    "memory_mb": ("memory_bytes", 1024**2),
+    "max_processes": ("max_processes", 1),
+    "output_kb": ("output_bytes", 1024),
+    "disk_mb": ("disk_bytes", 1024**2),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """Which registered data set to use and how to split off the hidden test part."""
+
+    name: str
+    test_fraction: float
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSpec:
+    """The default training loop's settings, used when a student gives no train()."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    seed: int = 0  # seeds python, numpy, torch and tensorflow
+
+
+@dataclasses.dataclass(frozen=True)
+class AssignmentSpec:
+    """One assignment: what students build, on which data, under which limits."""
+
+    slug: str
+    title: str
+    topic: int
+    task: str
+    dataset: DatasetSpec
+    input_shape: tuple[int, ...]
+    num_classes: int
+    frameworks: tuple[str, ...]
+    training: TrainingSpec
+    limits: Limits
+
+
+def parse_assignment(data: object, source: str, slug: str) -> AssignmentSpec:
+    """Build an AssignmentSpec from parsed YAML; raise SpecError naming the bad field."""
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+        raise SpecError(source, "", f"the assignment name {slug!r} must be made of {SLUG_RULE}")
+    root = Section(data, Where(source), _KEYS)
+    return AssignmentSpec(
+        slug=slug,
+        title=root.string("title"),
+        topic=_parse_topic(root),
+        task=_parse_task(root),
+        dataset=_parse_dataset(root.section("dataset", ("name", "test_fraction", "seed"))),
+        input_shape=_parse_input_shape(root),
+        num_classes=root.integer("num_classes", minimum=2),
+        frameworks=_parse_frameworks(root),
+        training=_parse_training(root.section("training", ("epochs", "batch_size", "learning_rate", "seed"), optional=True)),
+        limits=_parse_limits(root.section("limits", _LIMIT_KEYS, optional=True)),
+    )
+
+
+def _parse_topic(root: Section) -> int:
+    listing = ", ".join(f"{number} {name}" for number, name in TOPICS.items())
+    return root.integer("topic", minimum=1, maximum=len(TOPICS), what=f"a curriculum topic from 1 to {len(TOPICS)} ({listing})")
+
+
+def _parse_task(root: Section) -> str:
+    task = root.get("task")
+    if task in PLANNED_TASKS:
+        raise root.at("task").error(f'"{task}" assignments are not supported yet; supported: {", ".join(TASKS)}')
+    return expect_choice(task, root.at("task"), TASKS)
+
+
+def _parse_dataset(section: Section) -> DatasetSpec:
+    return DatasetSpec(
+        name=section.slug("name"),
+        test_fraction=section.number("test_fraction", above=0, below=1),
+        seed=section.integer("seed", minimum=0, maximum=_SEED_MAX),
+    )
+
+
+def _parse_input_shape(root: Section) -> tuple[int, ...]:
+    value, where = root.get("input_shape"), root.at("input_shape")
+    what = "a positive integer or a list of positive integers (like [28, 28, 1])"
+    if not isinstance(value, list):
+        return (expect_int(value, where, minimum=1, what=what),)
+    expect_list(value, where, what)
+    return tuple(expect_int(size, where.at(index), minimum=1) for index, size in enumerate(value))
+
+
+def _parse_frameworks(root: Section) -> tuple[str, ...]:
+    where = root.at("frameworks")
+    values = expect_list(root.get("frameworks"), where, f"a non-empty list drawn from {', '.join(FRAMEWORKS)}")
+    frameworks = tuple(expect_choice(value, where.at(index), FRAMEWORKS) for index, value in enumerate(values))
+    for index, framework in enumerate(frameworks):
+        if framework in frameworks[:index]:
+            raise where.at(index).error(f'"{framework}" is listed twice; list each framework once')
+    return frameworks
+
+
+def _parse_training(section: Section) -> TrainingSpec:
+    default = TrainingSpec()
+    return TrainingSpec(
+        epochs=section.integer("epochs", default.epochs, minimum=1),
+        batch_size=section.integer("batch_size", default.batch_size, minimum=1),
+        learning_rate=section.number("learning_rate", default.learning_rate, above=0),
+        seed=section.integer("seed", default.seed, minimum=0, maximum=_SEED_MAX),
+    )
+
+
+def _parse_limits(section: Section) -> Limits:
+    values: dict[str, float | int] = {}
+    for key, (field, unit) in _LIMIT_KEYS.items():
+        if key not in section:
+            continue
+        if unit is None:
+            values[field] = section.number(key, above=0)
+        else:
+            values[field] = section.integer(key, minimum=1) * unit
+    return Limits(**values)

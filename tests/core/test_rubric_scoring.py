@@ -1,0 +1,127 @@
+"""Scoring a submission's metrics against a rubric and the reference results."""
+
+import pytest
+
+from grader.core.errors import SpecError
+from grader.core.rubric import parse_rubric, score_rubric
+
+SOURCE = "rubrics/digits-mlp.yaml"
+REFERENCES = {
+    "keras": {"accuracy": 0.97, "macro_f1": 0.97, "parameters": 4810},
+    "torch": {"accuracy": 0.974, "macro_f1": 0.96, "parameters": 9000},
+}
+
+
+def rubric(*criteria: dict):
+    """Parse a rubric made of the given criteria (id, title and points filled in)."""
+    items = [{"id": f"c{i}", "title": f"Criterion {i}", "points": 10, **c} for i, c in enumerate(criteria)]
+    return parse_rubric({"assignment": "digits-mlp", "criteria": items}, SOURCE)
+
+
+def feedback(criterion: dict, metrics: dict, references=REFERENCES) -> tuple[float, str]:
+    result = score_rubric(rubric(criterion), metrics, references).criteria[0]
+    return result.points, result.feedback
+
+
+def test_full_example_from_the_course():
+    spec = rubric(
+        {"metric": "accuracy", "points": 60, "policy": "linear", "zero_at": 0.5, "full_at": {"relative_to": "best", "ratio": 0.98}},
+        {"metric": "accuracy", "points": 20, "policy": "threshold", "at_least": {"relative_to": "keras", "ratio": 0.97}},
+        {"metric": "macro_f1", "policy": "bands", "bands": [{"at_least": 0.95, "points": 10}, {"at_least": 0.9, "points": 7}]},
+        {"metric": "parameters", "policy": "threshold", "at_most": 50000},
+    )
+    result = score_rubric(spec, {"accuracy": 0.731, "macro_f1": 0.92, "parameters": 48120}, REFERENCES)
+    assert [c.points for c in result.criteria] == [30.49, 0.0, 7.0, 10.0]
+    assert result.score == 47.49
+    assert result.max_score == 100
+    assert result.criteria[0].feedback == (
+        "Accuracy 0.731 is between 0.500 (no points) and 0.955 (full points; 98% of the best reference, 0.974): 30.49/60."
+    )
+    assert result.as_dict()["criteria"][3]["feedback"] == "Parameter count 48,120 meets the requirement of at most 50,000: 10/10."
+
+
+def test_full_marks_feedback_names_value_level_and_origin():
+    criterion = {"metric": "accuracy", "points": 60, "policy": "linear", "zero_at": 0.5, "full_at": {"relative_to": "best", "ratio": 0.98}}
+    assert feedback(criterion, {"accuracy": 0.962}) == (
+        60,
+        "Accuracy 0.962 reached the full-marks level 0.955 (98% of the best reference, 0.974): 60/60.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("relative_to", "level", "origin"),
+    [("keras", 0.97, "the Keras reference, 0.970"), ("torch", 0.974, "the PyTorch reference, 0.974"), ("best", 0.974, "the best reference, 0.974")],
+)
+def test_relative_thresholds_for_higher_is_better(relative_to, level, origin):
+    criterion = {"metric": "accuracy", "policy": "threshold", "at_least": {"relative_to": relative_to, "ratio": 1.0}}
+    assert feedback(criterion, {"accuracy": level})[0] == 10
+    assert feedback(criterion, {"accuracy": level - 0.001})[0] == 0
+    assert feedback(criterion, {"accuracy": level})[1].endswith(f"at least {level:.3f} (100% of {origin}): 10/10.")
+
+
+def test_best_for_parameters_is_the_smaller_reference():
+    criterion = {"metric": "parameters", "policy": "threshold", "at_most": {"relative_to": "best", "ratio": 2}}
+    assert feedback(criterion, {"parameters": 9620}) == (
+        10,
+        "Parameter count 9,620 meets the requirement of at most 9,620 (200% of the best reference, 4,810): 10/10.",
+    )
+    assert feedback(criterion, {"parameters": 9621})[0] == 0
+
+
+def test_best_for_macro_f1_is_the_larger_reference():
+    criterion = {"metric": "macro_f1", "policy": "threshold", "at_least": {"relative_to": "best", "ratio": 0.5}}
+    assert feedback(criterion, {"macro_f1": 0.485})[0] == 10
+    assert feedback(criterion, {"macro_f1": 0.484})[0] == 0
+
+
+def test_relative_linear_rising_points_are_rounded_to_two_decimals():
+    criterion = {"metric": "accuracy", "points": 7, "policy": "linear", "zero_at": 0, "full_at": {"relative_to": "torch", "ratio": 1}}
+    points, text = feedback(criterion, {"accuracy": 0.5})
+    assert points == round(7 * 0.5 / 0.974, 2) == 3.59
+    assert text.endswith(": 3.59/7.")
+
+
+def test_only_the_references_used_are_required():
+    criterion = {"metric": "accuracy", "policy": "threshold", "at_least": {"relative_to": "keras", "ratio": 1}}
+    assert feedback(criterion, {"accuracy": 0.99}, {"keras": {"accuracy": 0.9}})[0] == 10
+    assert feedback({"metric": "accuracy", "policy": "threshold", "at_least": 0.9}, {"accuracy": 0.95}, {})[0] == 10
+
+
+def staff_error(criterion: dict, metrics: dict, references) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        score_rubric(rubric(criterion), metrics, references)
+    return caught.value
+
+
+def test_missing_metric_is_a_staff_error():
+    error = staff_error({"metric": "macro_f1", "policy": "threshold", "at_least": 0.9}, {"accuracy": 0.9, "parameters": 10}, REFERENCES)
+    assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have no macro_f1 (they have: accuracy, parameters)"
+
+
+def test_non_finite_metric_is_a_staff_error():
+    error = staff_error({"metric": "accuracy", "policy": "threshold", "at_least": 0.9}, {"accuracy": float("nan")}, REFERENCES)
+    assert "the submission's results have accuracy = nan, which is not a finite number" in str(error)
+
+
+def test_missing_reference_is_a_staff_error():
+    criterion = {"metric": "accuracy", "policy": "threshold", "at_least": {"relative_to": "best", "ratio": 1}}
+    error = staff_error(criterion, {"accuracy": 0.9}, {"keras": REFERENCES["keras"]})
+    assert str(error) == f"{SOURCE}: criteria[0].at_least: needs the torch reference results for accuracy, but none were given (given: keras)"
+
+
+def test_reference_missing_the_metric_is_a_staff_error():
+    criterion = {"metric": "parameters", "policy": "linear", "zero_at": 100000, "full_at": {"relative_to": "keras", "ratio": 1}}
+    error = staff_error(criterion, {"parameters": 5000}, {"keras": {"accuracy": 0.9}})
+    assert str(error) == f"{SOURCE}: criteria[0].full_at: the keras reference results have no parameters (they have: accuracy)"
+
+
+def test_numpy_numbers_are_accepted():
+    import numpy as np
+
+    criterion = {"metric": "parameters", "policy": "threshold", "at_most": 50000}
+    assert feedback(criterion, {"parameters": np.int64(4000)})[0] == 10
+
+
+def test_metric_without_a_value_is_a_staff_error():
+    error = staff_error({"metric": "parameters", "policy": "threshold", "at_most": 10}, {"accuracy": 0.9, "parameters": None}, REFERENCES)
+    assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have parameters = None, which is not a finite number"

@@ -1,0 +1,150 @@
+"""Rubric files: the example, the references they need, and every kind of mistake."""
+
+import copy
+
+import pytest
+import yaml
+
+from grader.core.errors import SpecError
+from grader.core.rubric import POLICIES, parse_rubric
+from grader.core.rubric.policies import Absolute, Bands, Linear, Relative, Threshold
+
+SOURCE = "rubrics/digits-mlp.yaml"
+EXAMPLE = yaml.safe_load(
+    """
+assignment: digits-mlp
+criteria:
+  - id: accuracy
+    title: Test accuracy
+    metric: accuracy
+    points: 60
+    policy: linear
+    zero_at: 0.5
+    full_at: {relative_to: best, ratio: 0.98}
+  - id: matches-keras
+    title: Matches the Keras reference
+    metric: accuracy
+    points: 20
+    policy: threshold
+    at_least: {relative_to: keras, ratio: 0.97}
+  - id: macro-f1
+    title: Balanced across classes
+    metric: macro_f1
+    points: 10
+    policy: bands
+    bands:
+      - {at_least: 0.95, points: 10}
+      - {at_least: 0.90, points: 7}
+      - {at_least: 0.80, points: 4}
+  - id: size
+    title: Parameter budget
+    metric: parameters
+    points: 10
+    policy: threshold
+    at_most: 50000
+"""
+)
+
+
+def with_criterion(index: int, yaml_text: str, drop: tuple[str, ...] = ()) -> dict:
+    """Return the example with one criterion's keys dropped and a YAML fragment merged in."""
+    data = copy.deepcopy(EXAMPLE)
+    for key in drop:
+        del data["criteria"][index][key]
+    data["criteria"][index].update(yaml.safe_load(yaml_text) or {})
+    return data
+
+
+def error(data: object) -> str:
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(data, SOURCE)
+    return str(caught.value)
+
+
+def test_example_parses_into_registered_policies():
+    rubric = parse_rubric(EXAMPLE, SOURCE)
+    assert rubric.assignment == "digits-mlp"
+    assert [c.id for c in rubric.criteria] == ["accuracy", "matches-keras", "macro-f1", "size"]
+    assert rubric.max_points == 100
+    linear, threshold, bands, size = (c.policy for c in rubric.criteria)
+    assert linear == Linear(Absolute(0.5), Relative("best", 0.98))
+    assert isinstance(threshold, Threshold) and threshold.bound.at_least and threshold.bound.level == Relative("keras", 0.97)
+    assert isinstance(bands, Bands) and [band.points for band in bands.bands] == [10, 7, 4]
+    assert not size.bound.at_least and size.bound.level == Absolute(50000)
+
+
+def test_policies_are_registered_by_name():
+    assert POLICIES == {"threshold": Threshold, "linear": Linear, "bands": Bands}
+
+
+def test_levels_remember_where_they_were_written():
+    linear = parse_rubric(EXAMPLE, SOURCE).criteria[0].policy
+    assert linear.full_at.field == "criteria[0].full_at"
+
+
+def test_references_needed():
+    assert parse_rubric(EXAMPLE, SOURCE).references_needed() == {"keras", "torch"}
+    only_keras = copy.deepcopy(EXAMPLE)
+    del only_keras["criteria"][0]
+    assert parse_rubric(only_keras, SOURCE).references_needed() == {"keras"}
+    absolute = with_criterion(1, "at_least: 0.9")
+    del absolute["criteria"][0]
+    assert parse_rubric(absolute, SOURCE).references_needed() == set()
+
+
+@pytest.mark.parametrize(
+    ("index", "change", "expected"),
+    [
+        (0, "policy: sigmoid", 'criteria[0].policy: expected one of threshold, linear, bands, got "sigmoid"'),
+        (0, "metric: precision", 'criteria[0].metric: expected one of accuracy, macro_f1, parameters, got "precision"'),
+        (0, "points: 0", "criteria[0].points: expected a number > 0, got 0"),
+        (0, "points: yes", "criteria[0].points: expected a number > 0, got true (a yes/no value)"),
+        (0, "id: Test Accuracy", 'criteria[0].id: expected a name made of lowercase letters and digits'),
+        (1, "id: accuracy", 'criteria[1].id: "accuracy" is already the id of criteria[0]; ids must be unique'),
+        (0, "zero_at: {relative_to: best, ratio: 0.98}", "criteria[0]: zero_at and full_at are the same level; they must differ"),
+        (0, "full_at: 0.5", "criteria[0]: zero_at and full_at are the same level; they must differ"),
+        (0, "full_at: high", 'criteria[0].full_at: expected a number or {relative_to: keras|torch|best, ratio: a number > 0}, got "high"'),
+        (0, "full_at: {relative_to: sklearn, ratio: 1}", 'criteria[0].full_at.relative_to: expected one of keras, torch, best, got "sklearn"'),
+        (0, "full_at: {relative_to: best, ratio: 0}", "criteria[0].full_at.ratio: expected a number > 0, got 0"),
+        (0, "full_at: {relative_to: best}", "criteria[0].full_at.ratio: missing; expected a number > 0"),
+        (0, "full_at: {relative_to: best, ratio: 1, of: x}", 'criteria[0].full_at: unknown key "of"; allowed keys: ratio, relative_to'),
+        (0, "at_least: 0.9", 'criteria[0]: unknown key "at_least"; allowed keys for a linear criterion: full_at, id, metric, points, policy, title, zero_at'),
+        (1, "at_most: 0.99", "criteria[1]: needs exactly one of at_least or at_most, not both"),
+        (1, "at_leats: 0.9", 'criteria[1]: unknown key "at_leats" (did you mean "at_least"?)'),
+        (2, "bands: []", "criteria[2].bands: expected a non-empty list, got a list"),
+        (2, "bands: [{at_least: 0.9, points: 11}]", "criteria[2].bands[0].points: expected a number from 0 to 10 (the criterion's points), got 11"),
+        (2, "bands: [{at_least: 0.9, points: -1}]", "criteria[2].bands[0].points: expected a number from 0 to 10"),
+        (2, "bands: [{points: 5}]", "criteria[2].bands[0]: needs exactly one of at_least or at_most"),
+        (2, "bands: [0.9]", "criteria[2].bands[0]: expected a mapping (key: value lines), got 0.9"),
+    ],
+)
+def test_mistakes_name_the_file_the_field_and_the_expectation(index, change, expected):
+    assert error(with_criterion(index, change)).startswith(f"{SOURCE}: {expected}")
+
+
+def test_missing_linear_level():
+    assert error(with_criterion(0, "", drop=("zero_at",))).startswith(f"{SOURCE}: criteria[0].zero_at: missing; expected a number or")
+
+
+def test_threshold_needs_a_level():
+    assert error(with_criterion(3, "", drop=("at_most",))) == f"{SOURCE}: criteria[3]: needs exactly one of at_least or at_most"
+
+
+@pytest.mark.parametrize("key", ["id", "title", "metric", "points", "policy"])
+def test_criterion_keys_are_required(key):
+    assert error(with_criterion(1, "", drop=(key,))).startswith(f"{SOURCE}: criteria[1].{key}: missing; expected ")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (None, "expected a mapping (key: value lines), got nothing"),
+        ({"assignment": "digits-mlp"}, "criteria: missing; expected a non-empty list"),
+        ({"assignment": "digits-mlp", "criteria": {"id": "x"}}, "criteria: expected a non-empty list, got a mapping"),
+        ({"assignment": "digits-mlp", "criteria": ["x"]}, 'criteria[0]: expected a mapping (key: value lines), got "x"'),
+        ({"criteria": EXAMPLE["criteria"]}, "assignment: missing; expected a name made of"),
+        ({**EXAMPLE, "weight": 1}, 'unknown key "weight"; allowed keys: assignment, criteria'),
+    ],
+)
+def test_rubric_level_mistakes(data, expected):
+    assert error(data).startswith(f"{SOURCE}: {expected}")
