@@ -125,3 +125,9 @@ def test_numpy_numbers_are_accepted():
 def test_metric_without_a_value_is_a_staff_error():
     error = staff_error({"metric": "parameters", "policy": "threshold", "at_most": 10}, {"accuracy": 0.9, "parameters": None}, REFERENCES)
     assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have parameters = None, which is not a finite number"
+
+
+def test_a_metric_the_run_could_not_measure_gives_no_points_and_says_so():
+    points, text = feedback({"metric": "parameters", "policy": "threshold", "at_most": 50000}, {"parameters": None})
+    assert points == 0
+    assert text == "Parameter count could not be measured for this submission: 0/10."

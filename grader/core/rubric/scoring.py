@@ -21,7 +21,7 @@ class CriterionResult:
     id: str
     title: str
     metric: str
-    value: float
+    value: float | None  # None: the run could not measure it
     points: float
     max_points: float
     feedback: str
@@ -65,6 +65,9 @@ def _score_criterion(
     references: Mapping[str, Mapping[str, float]],
 ) -> CriterionResult:
     metric = METRICS[criterion.metric]
+    if metric.name in metrics and metrics[metric.name] is None:  # the run could not measure it: no points
+        feedback = f"{metric.label} could not be measured for this submission: 0/{_points_text(criterion.points)}."
+        return CriterionResult(criterion.id, criterion.title, metric.name, None, 0.0, criterion.points, feedback)
     value = _lookup(metrics, metric.name, file.at("criteria").at(index).at("metric"), "the submission's results")
     measured = Measured(metric.label, value, metric.format(value), metric.higher_is_better, _resolver(metric, references, file))
     points, clause = criterion.policy.score(measured, criterion.points)
