@@ -122,9 +122,9 @@ def test_numpy_numbers_are_accepted():
     assert feedback(criterion, {"parameters": np.int64(4000)})[0] == 10
 
 
-def test_metric_without_a_value_is_a_staff_error():
-    error = staff_error({"metric": "parameters", "policy": "threshold", "at_most": 10}, {"accuracy": 0.9, "parameters": None}, REFERENCES)
-    assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have parameters = None, which is not a finite number"
+def test_metric_with_a_non_numeric_value_is_a_staff_error():
+    error = staff_error({"metric": "parameters", "policy": "threshold", "at_most": 10}, {"accuracy": 0.9, "parameters": "many"}, REFERENCES)
+    assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have parameters = 'many', which is not a finite number"
 
 
 def test_a_metric_the_run_could_not_measure_gives_no_points_and_says_so():
