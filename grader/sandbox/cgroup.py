@@ -1,0 +1,433 @@
+"""A cgroup per sandboxed run: limits memory and tasks, measures CPU, kills all.
+
+Each run gets `<our own cgroup>/<parent>/<run-id>`: in the unified (v2)
+hierarchy when it offers the memory and pids controllers to our cgroup, else in
+each of the v1 hierarchies memory, pids, cpuacct and freezer. Our own cgroup is
+read from /proc/self/cgroup and found on disk through /proc/self/mountinfo, so
+a worker in a container or a delegated systemd unit uses only its own subtree.
+
+pids.max counts threads as well as processes: it is what stops fork bombs and
+"thousands of threads". Processes join the run's cgroup before they exec
+bubblewrap (see runner.py), so nothing the program starts can be outside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.core.errors import SandboxError
+from grader.core.limits import Limits
+
+V1_CONTROLLERS = ("memory", "pids", "cpuacct", "freezer")
+V2_CONTROLLERS = ("memory", "pids")  # plus "cpu" where offered; cpu.stat exists without it
+
+
+@dataclasses.dataclass(frozen=True)
+class MountedHierarchy:
+    """One cgroup filesystem mount from /proc/self/mountinfo."""
+
+    fstype: str  # "cgroup" (v1) or "cgroup2"
+    mountpoint: str
+    root: str  # the cgroup path at the mount's root
+    options: frozenset[str]  # super options; v1 controller names appear here
+
+
+@dataclasses.dataclass(frozen=True)
+class CgroupLayout:
+    """Where this process's own cgroups live, and which version to use."""
+
+    version: int  # 1 or 2
+    own_dirs: dict[str, Path]  # v1: controller -> own cgroup dir; v2: {"unified": dir}
+
+
+def parse_proc_cgroup(text: str) -> dict[str, str]:
+    """Map each v1 controller (and "" for v2) to this process's cgroup path."""
+    paths: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        for name in controllers.split(",") if controllers else [""]:
+            paths[name.removeprefix("name=")] = path
+    return paths
+
+
+def parse_cgroup_mounts(mountinfo: str) -> list[MountedHierarchy]:
+    """List the cgroup and cgroup2 mounts of a /proc/self/mountinfo text."""
+    mounts = []
+    for line in mountinfo.splitlines():
+        before, sep, after = line.partition(" - ")
+        if not sep:
+            continue
+        fields, tail = before.split(), after.split()
+        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+            continue
+        mounts.append(MountedHierarchy(tail[0], _unescape(fields[4]), _unescape(fields[3]), frozenset(tail[2].split(","))))
+    return mounts
+
+
+def _unescape(field: str) -> str:
+    """Undo mountinfo's octal escapes (a space is written \\040)."""
+    return field.encode().decode("unicode_escape") if "\\" in field else field
+
+
+def _dir_in(mount: MountedHierarchy, own_path: str) -> Path | None:
+    """Return where `own_path` lies under `mount`, or None if it is not below its root."""
+    root = mount.root.rstrip("/")
+    if own_path != root and not own_path.startswith(root + "/"):
+        return None
+    return Path(mount.mountpoint + own_path[len(root) :])
+
+
+def detect_layout(proc_cgroup: str | None = None, mountinfo: str | None = None) -> CgroupLayout:
+    """Find our own cgroups; prefer v2 when it offers memory and pids, else v1."""
+    proc_cgroup = proc_cgroup if proc_cgroup is not None else Path("/proc/self/cgroup").read_text()
+    mountinfo = mountinfo if mountinfo is not None else Path("/proc/self/mountinfo").read_text()
+    paths, mounts = parse_proc_cgroup(proc_cgroup), parse_cgroup_mounts(mountinfo)
+    v2 = _v2_dir(paths, mounts)
+    if v2 is not None and set(V2_CONTROLLERS) <= set(_read_words(v2 / "cgroup.controllers")):
+        return CgroupLayout(2, {"unified": v2})
+    dirs, missing = {}, []
+    for controller in V1_CONTROLLERS:
+        found = _v1_dir(controller, paths, mounts)
+        if found is None:
+            missing.append(controller)
+        else:
+            dirs[controller] = found
+    if missing:
+        raise SandboxError(_missing_controllers_detail(missing, v2))
+    return CgroupLayout(1, dirs)
+
+
+def _v2_dir(paths: dict[str, str], mounts: list[MountedHierarchy]) -> Path | None:
+    """Return our own cgroup dir in the unified hierarchy, if mounted."""
+    if "" not in paths:
+        return None
+    for mount in mounts:
+        if mount.fstype == "cgroup2" and (found := _dir_in(mount, paths[""])) is not None and found.is_dir():
+            return found
+    return None
+
+
+def _v1_dir(controller: str, paths: dict[str, str], mounts: list[MountedHierarchy]) -> Path | None:
+    """Return our own cgroup dir in the v1 hierarchy of `controller`, if mounted."""
+    if controller not in paths:
+        return None
+    for mount in mounts:
+        if mount.fstype == "cgroup" and controller in mount.options:
+            found = _dir_in(mount, paths[controller])
+            if found is not None and found.is_dir():
+                return found
+    return None
+
+
+def _missing_controllers_detail(missing: list[str], v2: Path | None) -> str:
+    """Explain to staff which cgroup controllers are missing and how to get them."""
+    offered = " ".join(_read_words(v2 / "cgroup.controllers")) if v2 else "no unified hierarchy mounted"
+    return (
+        f"no usable cgroups: cgroup v2 must offer memory and pids to this process "
+        f"(it offers: {offered or 'nothing'}), or cgroup v1 must mount {', '.join(missing)} "
+        f"(missing). Fix: run the worker with a delegated cgroup v2 subtree (systemd Delegate=yes, "
+        f"or docker --cgroupns=private on a v2 host), or mount the v1 controllers, "
+        f"e.g. mkdir -p /sys/fs/cgroup/{missing[0]} && mount -t cgroup -o {missing[0]} cgroup /sys/fs/cgroup/{missing[0]}"
+    )
+
+
+def _read_words(path: Path) -> list[str]:
+    """Read a whitespace-separated cgroup file; an unreadable one is empty."""
+    try:
+        return path.read_text().split()
+    except OSError:
+        return []
+
+
+def _read_keyed(path: Path, key: str) -> int:
+    """Read `key`'s value from a "key value" per line file (cpu.stat, memory.events)."""
+    try:
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _read_int(path: Path) -> int:
+    """Read a single-number cgroup file; a missing one reads 0."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _write(path: Path, value: str) -> None:
+    """Write a cgroup control file, mapping failure to SandboxError."""
+    try:
+        with open(path, "w") as fh:
+            fh.write(value)
+    except OSError as exc:
+        raise SandboxError(f"cannot write {value!r} to {path}: {exc}") from exc
+
+
+def _procs(dirs: list[Path]) -> set[int]:
+    """Return the pids in any of the given cgroups."""
+    pids: set[int] = set()
+    for directory in dirs:
+        pids.update(int(word) for word in _read_words(directory / "cgroup.procs"))
+    return pids
+
+
+def _kill_pids(pids: set[int]) -> None:
+    """SIGKILL each pid, ignoring those already gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _rmdir_when_free(directory: Path, deadline: float) -> None:
+    """Remove an empty cgroup, retrying while the kernel still counts exited tasks."""
+    while True:
+        try:
+            directory.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise SandboxError(f"cannot remove cgroup {directory}: {exc}") from exc
+            time.sleep(0.01)
+
+
+class RunCgroup:
+    """The cgroup(s) of one run; create with `create_run_cgroup`."""
+
+    def __init__(self, dirs: list[Path], kill_timeout: float):
+        self.dirs = dirs
+        self.kill_timeout = kill_timeout
+        self._peak = 0
+
+    def procs_files(self) -> list[Path]:
+        """Return the cgroup.procs files a process writes its pid to, to join."""
+        return [d / "cgroup.procs" for d in self.dirs]
+
+    def pids(self) -> set[int]:
+        """Return the pids now in the run's cgroup."""
+        return _procs(self.dirs)
+
+    def configure(self, limits: Limits) -> None:
+        """Write the run's memory and task limits."""
+        raise NotImplementedError
+
+    def sample(self) -> None:
+        """Record what must be polled while the run lives (peak memory without a peak file)."""
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time used by every task of the run so far."""
+        raise NotImplementedError
+
+    def peak_memory_bytes(self) -> int:
+        """Return the run's peak memory use (page cache included)."""
+        raise NotImplementedError
+
+    def oom_kills(self) -> int:
+        """Return how many tasks the OOM killer ended in the run's cgroup."""
+        raise NotImplementedError
+
+    def kill_all(self) -> None:
+        """Kill every task of the run and wait until none is left."""
+        raise NotImplementedError
+
+    def remove(self) -> None:
+        """Kill what is left and remove the cgroup directories."""
+        self.kill_all()
+        deadline = time.monotonic() + self.kill_timeout
+        for directory in self.dirs:
+            _rmdir_when_free(directory, deadline)
+
+    def _wait_empty(self, kill_round: Callable[[set[int]], None]) -> None:
+        """Repeat `kill_round` until no process is left, or raise after kill_timeout."""
+        deadline = time.monotonic() + self.kill_timeout
+        while pids := self.pids():
+            if time.monotonic() > deadline:
+                raise SandboxError(f"processes {sorted(pids)} survive SIGKILL in cgroup {self.dirs[0]}")
+            kill_round(pids)
+            time.sleep(0.005)
+
+
+class CgroupV1(RunCgroup):
+    """A run's cgroups in the v1 hierarchies memory, pids, cpuacct and freezer."""
+
+    def __init__(self, dirs: dict[str, Path], kill_timeout: float):
+        super().__init__(list(dirs.values()), kill_timeout)
+        self.by_controller = dirs
+
+    def configure(self, limits: Limits) -> None:
+        """Write the memory and task limits."""
+        memory = self.by_controller["memory"]
+        _write(memory / "memory.limit_in_bytes", str(limits.memory_bytes))
+        if (memory / "memory.memsw.limit_in_bytes").exists():  # no swapping past the limit
+            _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
+        _write(self.by_controller["pids"] / "pids.max", str(limits.max_processes))
+
+    def cpu_seconds(self) -> float:
+        return _read_int(self.by_controller["cpuacct"] / "cpuacct.usage") / 1e9
+
+    def peak_memory_bytes(self) -> int:
+        return _read_int(self.by_controller["memory"] / "memory.max_usage_in_bytes")
+
+    def oom_kills(self) -> int:
+        return _read_keyed(self.by_controller["memory"] / "memory.oom_control", "oom_kill")
+
+    def kill_all(self) -> None:
+        """Freeze, SIGKILL every task, thaw; repeat until the cgroups are empty."""
+        self._wait_empty(self._kill_frozen)
+
+    def _kill_frozen(self, pids: set[int]) -> None:
+        """Kill while frozen, so nothing can fork between listing and killing."""
+        state = self.by_controller["freezer"] / "freezer.state"
+        _write(state, "FROZEN")
+        deadline = time.monotonic() + 1.0
+        while _read_words(state) != ["FROZEN"] and time.monotonic() < deadline:
+            time.sleep(0.002)
+        _kill_pids(self.pids() | pids)
+        _write(state, "THAWED")
+
+
+class CgroupV2(RunCgroup):
+    """A run's cgroup in the unified hierarchy."""
+
+    def configure(self, limits: Limits) -> None:
+        """Write the memory and task limits; no swap; OOM kills the whole run."""
+        directory = self.dirs[0]
+        _write(directory / "memory.max", str(limits.memory_bytes))
+        if (directory / "memory.swap.max").exists():
+            _write(directory / "memory.swap.max", "0")
+        if (directory / "memory.oom.group").exists():
+            _write(directory / "memory.oom.group", "1")
+        _write(directory / "pids.max", str(limits.max_processes))
+
+    def sample(self) -> None:
+        if not (self.dirs[0] / "memory.peak").exists():  # kernels before 5.19
+            self._peak = max(self._peak, _read_int(self.dirs[0] / "memory.current"))
+
+    def cpu_seconds(self) -> float:
+        return _read_keyed(self.dirs[0] / "cpu.stat", "usage_usec") / 1e6
+
+    def peak_memory_bytes(self) -> int:
+        peak = self.dirs[0] / "memory.peak"
+        return _read_int(peak) if peak.exists() else self._peak
+
+    def oom_kills(self) -> int:
+        return _read_keyed(self.dirs[0] / "memory.events", "oom_kill")
+
+    def kill_all(self) -> None:
+        """Kill every task via cgroup.kill (5.14+), else freeze and SIGKILL each."""
+        directory = self.dirs[0]
+        if (directory / "cgroup.kill").exists():
+            self._wait_empty(lambda _: _write(directory / "cgroup.kill", "1"))
+        else:
+            self._wait_empty(self._kill_frozen)
+
+    def _kill_frozen(self, pids: set[int]) -> None:
+        """Kill while frozen, so nothing can fork between listing and killing."""
+        _write(self.dirs[0] / "cgroup.freeze", "1")
+        _kill_pids(self.pids() | pids)
+        _write(self.dirs[0] / "cgroup.freeze", "0")
+
+
+def _enable_v2_controllers(directory: Path) -> None:
+    """Delegate memory, pids (and cpu if offered) to `directory`'s children."""
+    offered = set(_read_words(directory / "cgroup.controllers"))
+    enabled = set(_read_words(directory / "cgroup.subtree_control"))
+    wanted = [c for c in (*V2_CONTROLLERS, "cpu") if c in offered and c not in enabled]
+    if not wanted:
+        return
+    try:
+        with open(directory / "cgroup.subtree_control", "w") as fh:
+            fh.write(" ".join("+" + c for c in wanted))
+    except OSError as exc:
+        hint = ""
+        if exc.errno == errno.EBUSY:  # cgroup v2's "no internal processes" rule
+            hint = (
+                f"; {directory} holds processes, so it cannot hand controllers to a child cgroup. "
+                f"Start the worker in a leaf cgroup and give it a parent with controllers enabled, "
+                f"e.g. mkdir {directory}/worker && echo $$ > {directory}/worker/cgroup.procs, "
+                f"then run the worker from there (or use systemd Delegate=yes)"
+            )
+        raise SandboxError(f"cannot enable {' '.join(wanted)} in {directory}/cgroup.subtree_control: {exc}{hint}") from exc
+
+
+def prepare_parent(layout: CgroupLayout, parent: str) -> list[Path]:
+    """Create `<own>/<parent>` in each hierarchy (idempotent) and return those dirs."""
+    made = []
+    for own in layout.own_dirs.values():
+        if layout.version == 2:
+            _enable_v2_controllers(own)
+        directory = own / parent
+        try:
+            directory.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise SandboxError(f"cannot create cgroup {directory}: {exc}") from exc
+        if layout.version == 2:  # the parent holds no process, so it may delegate
+            _enable_v2_controllers(directory)
+        made.append(directory)
+    return made
+
+
+def run_cgroup(layout: CgroupLayout, parent: str, run_id: str, kill_timeout: float = 10.0) -> RunCgroup:
+    """Return the handle of run `run_id`'s cgroup(s), without creating them."""
+    dirs = {name: own / parent / run_id for name, own in layout.own_dirs.items()}
+    return CgroupV2(list(dirs.values()), kill_timeout) if layout.version == 2 else CgroupV1(dirs, kill_timeout)
+
+
+def create_run_cgroup(layout: CgroupLayout, parent: str, run_id: str, limits: Limits, kill_timeout: float = 10.0) -> RunCgroup:
+    """Create and configure the cgroup(s) of one run."""
+    prepare_parent(layout, parent)
+    cgroup = run_cgroup(layout, parent, run_id, kill_timeout)
+    try:
+        for directory in cgroup.dirs:
+            directory.mkdir()
+        cgroup.configure(limits)
+    except BaseException as exc:
+        for directory in cgroup.dirs:
+            if directory.is_dir():
+                directory.rmdir()
+        if isinstance(exc, OSError):
+            raise SandboxError(f"cannot create cgroup {run_id} under {parent}: {exc}") from exc
+        raise
+    return cgroup
+
+
+def remove_stale_runs(layout: CgroupLayout, parent: str, kill_timeout: float = 10.0) -> list[str]:
+    """Remove the run cgroups of dead workers (a run id starts with its worker's pid)."""
+    names: set[str] = set()
+    for own in layout.own_dirs.values():
+        if (own / parent).is_dir():
+            names.update(path.name for path in (own / parent).iterdir() if path.is_dir())
+    stale = [name for name in names if worker_is_dead(name.partition("-")[0])]
+    for name in stale:
+        run_cgroup(layout, parent, name, kill_timeout).remove()
+    return stale
+
+
+def worker_is_dead(pid: str) -> bool:
+    """True when `pid` names no live process (a worker killed before its cleanup ran)."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

@@ -1,0 +1,416 @@
+"""Runners: bubblewrap + seccomp + a cgroup per run, and an unsafe direct one.
+
+    BubblewrapRunner     untrusted code: namespaces, seccomp, cgroup limits
+    UnsandboxedRunner    trusted code only, where bwrap or cgroups are missing
+
+Both send stdout and stderr through one pipe that a thread drains (so the child
+never blocks on a full pipe), keep the first Limits.output_bytes and count the
+rest. Both leave nothing behind: cleanup runs in a `finally` (an ExitStack).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.core.errors import SandboxError
+from grader.core.limits import Limits
+from grader.sandbox.bwrap import (
+    BASE_ENV,
+    build_bwrap_argv,
+    host_path_of,
+    probe_host,
+    python_env_dirs,
+    write_run_files,
+)
+from grader.sandbox.cgroup import (
+    CgroupLayout,
+    RunCgroup,
+    create_run_cgroup,
+    detect_layout,
+    prepare_parent,
+    remove_stale_runs,
+    worker_is_dead,
+)
+from grader.sandbox.seccomp import open_filter_fd
+from grader.sandbox.spec import Mount, RunResult, RunSpec, Termination
+
+log = logging.getLogger("grader.sandbox")
+
+BWRAP_MISSING = "bubblewrap (bwrap) is not installed or not on PATH: apt-get install -y bubblewrap"
+WRAPPER_FAILED = 125  # exit status of the wrapper when it cannot set a limit or join the cgroup
+
+# The child sets its rlimits and joins the run's cgroup, then execs bwrap. A
+# /bin/sh wrapper rather than Popen(preexec_fn=...): preexec_fn runs Python in a
+# forked child and can deadlock when the worker has other threads (the output
+# readers of concurrent runs, a Celery pool); the wrapper costs about 1 ms.
+# Usage: sh -c WRAPPER grader-wrapper [ULIMIT-FLAG VALUE]... -- [CGROUP.PROCS]... -- ARGV...
+_WRAPPER = (
+    'while [ "$1" != -- ]; do ulimit "$1" "$2" || exit 125; shift 2; done; shift; '
+    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
+    'exec "$@"'
+)
+
+
+def wrapper_argv(argv: list[str], ulimits: list[tuple[str, int]], join: list[Path]) -> list[str]:
+    """Wrap `argv` so it runs with `ulimits` (sh flags) inside the cgroups of `join`."""
+    flags = [str(part) for flag, value in ulimits for part in (flag, value)]
+    return ["/bin/sh", "-c", _WRAPPER, "grader-wrapper", *flags, "--", *map(str, join), "--", *argv]
+
+
+def _rlimits(limits: Limits) -> list[tuple[str, int]]:
+    """No core dumps; no file larger than the scratch disk (sh counts 512-byte blocks)."""
+    return [("-c", 0), ("-f", math.ceil(limits.disk_bytes / 512))]
+
+
+class OutputCollector:
+    """Drain a pipe in a thread: keep the first `cap` bytes, count the rest."""
+
+    def __init__(self, stream, cap: int):
+        self._stream = stream
+        self._cap = cap
+        self.kept = bytearray()
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._drain, name="grader-sandbox-output", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        fd = self._stream.fileno()
+        while chunk := os.read(fd, 1 << 16):
+            room = max(0, self._cap - len(self.kept))
+            self.kept += chunk[:room]
+            self.dropped += len(chunk) - min(room, len(chunk))
+
+    def finish(self, timeout: float) -> None:
+        """Wait for end of output (every writer gone), then close the pipe."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise SandboxError("the output pipe stayed open after every process of the run was killed")
+        self._stream.close()
+
+    def text(self) -> str:
+        """Return the kept output, with a note when some was dropped."""
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[grader] output truncated: {self.dropped} bytes dropped\n"
+        return text
+
+
+def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """Start `argv` in its own session, output on one pipe, no stdin."""
+    try:
+        return subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env, cwd=cwd, pass_fds=pass_fds, close_fds=True, start_new_session=True,
+        )  # fmt: skip
+    except OSError as exc:
+        raise SandboxError(f"cannot start {argv[0]}: {exc}") from exc
+
+
+def _supervise(
+    exited: Callable[[], bool], check: Callable[[], Termination | None], deadline: float, poll_interval: float
+) -> Termination | None:
+    """Poll until exit (None), the wall deadline, or a limit that `check` reports."""
+    delay = 0.001  # start fast so short runs cost milliseconds; settle at poll_interval
+    while not exited():
+        if time.monotonic() >= deadline:
+            return Termination.WALL_LIMIT
+        if (hit := check()) is not None:
+            return hit
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, poll_interval)
+    return None
+
+
+def _read_status(fd: int) -> dict:
+    """Merge the JSON documents bwrap wrote to --json-status-fd."""
+    os.set_blocking(fd, False)
+    data = b""
+    with contextlib.suppress(BlockingIOError):
+        while chunk := os.read(fd, 1 << 16):
+            data += chunk
+    merged: dict = {}
+    text, decoder, pos = data.decode(errors="replace"), json.JSONDecoder(), 0
+    while (pos := _skip_space(text, pos)) < len(text):
+        try:
+            document, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            break
+        merged.update(document if isinstance(document, dict) else {})
+    return merged
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _reap(proc: subprocess.Popen, timeout: float) -> None:
+    """Make sure the direct child is dead and waited for."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"process {proc.pid} did not die within {timeout}s of SIGKILL") from exc
+
+
+class BubblewrapRunner:
+    """Run untrusted code in bubblewrap, under seccomp, in a cgroup of its own."""
+
+    def __init__(
+        self,
+        bwrap_path: str = "bwrap",
+        cgroup_parent: str = "grader",
+        *,
+        python_dirs: tuple[str, ...] | None = None,
+        cgroup_layout: CgroupLayout | None = None,
+        poll_interval: float = 0.05,
+        kill_timeout: float = 10.0,
+    ):
+        self.bwrap_path = bwrap_path
+        self.cgroup_parent = cgroup_parent
+        self.python_dirs = python_dirs if python_dirs is not None else python_env_dirs()
+        self.poll_interval = poll_interval
+        self.kill_timeout = kill_timeout
+        self._layout = cgroup_layout
+
+    def visible_path(self, mount: Mount) -> str:
+        return mount.target
+
+    def layout(self) -> CgroupLayout:
+        """Return the cgroup layout, detected on first use."""
+        if self._layout is None:
+            self._layout = detect_layout()
+            prepare_parent(self._layout, self.cgroup_parent)
+            # A worker killed mid-run (SIGKILL, OOM) never ran its cleanup: its
+            # processes died with it (--die-with-parent), its empty cgroups did not.
+            for run_id in remove_stale_runs(self._layout, self.cgroup_parent, self.kill_timeout):
+                log.info("removed the cgroup of run %s, left by a dead worker", run_id)
+            _remove_stale_workdirs()
+        return self._layout
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run `spec` to the end; raise SandboxError if the sandbox itself fails."""
+        bwrap = shutil.which(self.bwrap_path)
+        if bwrap is None:
+            raise SandboxError(BWRAP_MISSING)
+        run_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid lets a later worker sweep it
+        with contextlib.ExitStack() as cleanup:
+            workdir = Path(tempfile.mkdtemp(prefix=f"grader-run-{run_id}-"))
+            cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+            files = write_run_files(workdir)
+            cleanup.callback(sanitize_writable_mounts, spec.mounts)  # runs once every process is dead
+            cgroup = create_run_cgroup(self.layout(), self.cgroup_parent, run_id, spec.limits, self.kill_timeout)
+            cleanup.callback(cgroup.remove)
+            seccomp_fd = open_filter_fd()
+            cleanup.callback(os.close, seccomp_fd)
+            status_r, status_w = os.pipe()
+            cleanup.callback(os.close, status_r)
+            with contextlib.closing(_Fd(status_w)):
+                argv = build_bwrap_argv(
+                    spec, probe_host(spec, self.python_dirs), files,
+                    bwrap_path=bwrap, seccomp_fd=seccomp_fd, status_fd=status_w,
+                )  # fmt: skip
+                wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files())
+                started = time.monotonic()
+                proc = _spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w))
+            return self._follow(proc, cgroup, spec, started, status_r, cleanup)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _follow(
+        self, proc: subprocess.Popen, cgroup: RunCgroup, spec: RunSpec, started: float, status_fd: int,
+        cleanup: contextlib.ExitStack,
+    ) -> RunResult:  # fmt: skip
+        """Supervise the started run, end it, and measure it."""
+        output = OutputCollector(proc.stdout, spec.limits.output_bytes)
+        cleanup.callback(output.finish, self.kill_timeout)
+        cleanup.callback(_reap, proc, self.kill_timeout)
+        cleanup.callback(cgroup.kill_all)
+
+        def over_cpu() -> Termination | None:
+            cgroup.sample()
+            return Termination.CPU_LIMIT if cgroup.cpu_seconds() > spec.limits.cpu_seconds else None
+
+        limit_hit = _supervise(
+            lambda: proc.poll() is not None, over_cpu, started + spec.limits.wall_seconds, self.poll_interval
+        )
+        cgroup.kill_all()  # a limit, or leftovers of a finished run (daemons)
+        _reap(proc, self.kill_timeout)
+        wall_s = time.monotonic() - started
+        output.finish(self.kill_timeout)
+        termination, exit_code, signum = self._classify(limit_hit, cgroup, _read_status(status_fd), proc, output)
+        return RunResult(
+            termination=termination, exit_code=exit_code, signal=signum, log=output.text(),
+            log_dropped_bytes=output.dropped, wall_s=wall_s, cpu_s=cgroup.cpu_seconds(),
+            peak_memory_bytes=cgroup.peak_memory_bytes(),
+        )  # fmt: skip
+
+    def _classify(
+        self, limit_hit: Termination | None, cgroup: RunCgroup, status: dict, proc: subprocess.Popen,
+        output: OutputCollector,
+    ) -> tuple[Termination, int | None, int | None]:  # fmt: skip
+        """Say how the run ended; a run that never started is a SandboxError."""
+        code = status.get("exit-code")  # bwrap reports it only once the sandbox was set up
+        # An OOM kill explains any failure after it (a hang waiting for a killed worker
+        # included); a run that survived its worker's OOM and exited 0 stays a success.
+        if cgroup.oom_kills() and (limit_hit is not None or code != 0):
+            return Termination.MEMORY_LIMIT, None, None
+        if limit_hit is not None:
+            return limit_hit, None, None
+        if not isinstance(code, int):
+            raise SandboxError(
+                f"bubblewrap failed before the program started (status {proc.returncode}, "
+                f"wrapper exits {WRAPPER_FAILED} when it cannot join the cgroup): {output.text()[-4000:]}"
+            )
+        if 128 < code < 128 + signal.NSIG:  # bwrap exits 128+N when the program died of signal N
+            return Termination.SIGNALED, None, code - 128
+        return Termination.EXITED, code, None
+
+
+def sanitize_writable_mounts(mounts: tuple[Mount, ...]) -> None:
+    """Leave only regular files and directories, without setuid/setgid, in writable mounts."""
+    # The sandbox uid is root on the host (bwrap runs as root), so what the program
+    # creates there is root's: a setuid copy of a shell, or a symlink that makes
+    # the trusted side read a host file. Nothing runs any more, so no race.
+    for mount in mounts:
+        if not mount.writable:
+            continue
+        for directory, dirnames, filenames in os.walk(mount.source):
+            for name in dirnames + filenames:
+                _sanitize_entry(os.path.join(directory, name))
+
+
+def _sanitize_entry(path: str) -> None:
+    """Remove a non-regular entry; clear setuid and setgid bits of the rest."""
+    mode = os.lstat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        log.warning("removed %s from a writable mount: not a regular file or directory", path)
+        os.unlink(path)
+    elif mode & (stat.S_ISUID | stat.S_ISGID):
+        log.warning("cleared setuid/setgid bits of %s in a writable mount", path)
+        os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+
+
+def _remove_stale_workdirs() -> None:
+    """Remove the temp dirs of runs whose worker died (named grader-run-<pid>-...)."""
+    for path in Path(tempfile.gettempdir()).glob("grader-run-*-*"):
+        if worker_is_dead(path.name.split("-")[2]):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class _Fd:
+    """Close a raw fd with contextlib.closing."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class UnsandboxedRunner:
+    """Run trusted code directly: no isolation, no memory limit. Never for student code."""
+
+    def __init__(self, *, poll_interval: float = 0.05, kill_timeout: float = 10.0):
+        self.poll_interval = poll_interval
+        self.kill_timeout = kill_timeout
+        log.warning("UNSANDBOXED RUNNER: code runs with the worker's own rights; never use it for student code")
+
+    def visible_path(self, mount: Mount) -> str:
+        return str(mount.source)
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run `spec` directly, with wall, CPU, file-size and output limits only."""
+        log.warning("running %s WITHOUT A SANDBOX", spec.argv[:1])
+        with contextlib.ExitStack() as cleanup:
+            workdir = tempfile.mkdtemp(prefix="grader-unsandboxed-")
+            cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+            env = {**BASE_ENV, "HOME": workdir, **spec.env}
+            ulimits = [*_rlimits(spec.limits), ("-t", math.ceil(spec.limits.cpu_seconds))]
+            started = time.monotonic()
+            proc = _spawn(wrapper_argv(list(spec.argv), ulimits, []), env, self._cwd(spec, workdir))
+            cleanup.callback(_reap, proc, self.kill_timeout)
+            cleanup.callback(_kill_group, proc.pid)
+            output = OutputCollector(proc.stdout, spec.limits.output_bytes)
+            cleanup.callback(output.finish, self.kill_timeout)
+            waiter = _Wait4(proc)
+            limit_hit = _supervise(waiter.exited, lambda: None, started + spec.limits.wall_seconds, self.poll_interval)
+            _kill_group(proc.pid)
+            waiter.reap(self.kill_timeout)
+            wall_s = time.monotonic() - started
+            output.finish(self.kill_timeout)
+            return self._result(limit_hit, proc.returncode, waiter, spec.limits, output, wall_s)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _cwd(self, spec: RunSpec, workdir: str) -> str:
+        """Map the sandbox cwd to the host: /tmp is the run's temp dir, a mount target its source."""
+        if spec.cwd == "/tmp" or spec.cwd.startswith("/tmp/"):
+            return workdir + spec.cwd[len("/tmp") :]
+        return host_path_of(spec.cwd, spec)
+
+    def _result(
+        self, limit_hit: Termination | None, returncode: int, waiter: _Wait4, limits: Limits,
+        output: OutputCollector, wall_s: float,
+    ) -> RunResult:  # fmt: skip
+        """Classify and measure a finished direct run."""
+        cpu_s = waiter.cpu_s
+        exit_code, signum, termination = None, None, limit_hit
+        if termination is None and returncode < 0:
+            signum = -returncode
+            over_cpu = signum in (signal.SIGXCPU, signal.SIGKILL) and cpu_s >= limits.cpu_seconds - 0.5
+            termination = Termination.CPU_LIMIT if over_cpu else Termination.SIGNALED
+        elif termination is None:
+            exit_code, termination = returncode, Termination.EXITED
+        if termination is not Termination.SIGNALED:
+            signum = None
+        return RunResult(termination, exit_code, signum, output.text(), output.dropped, wall_s, cpu_s, waiter.peak)
+
+
+class _Wait4:
+    """Reap a Popen child with os.wait4, to get its resource usage."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.cpu_s = 0.0
+        self.peak = 0
+
+    def exited(self) -> bool:
+        if self.proc.returncode is not None:
+            return True
+        pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        if pid == 0:
+            return False
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.cpu_s = usage.ru_utime + usage.ru_stime
+        self.peak = usage.ru_maxrss * 1024  # KiB on Linux
+        return True
+
+    def reap(self, timeout: float) -> None:
+        """Wait for the killed child, keeping its resource usage."""
+        deadline = time.monotonic() + timeout
+        while not self.exited():
+            if time.monotonic() > deadline:
+                raise SandboxError(f"process {self.proc.pid} did not die within {timeout}s of SIGKILL")
+            time.sleep(0.005)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL the run's process group (its session leader's pid)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
