@@ -19,10 +19,13 @@ log = logging.getLogger("grader")
 
 
 def _build_service(settings: Settings, unsafe_no_sandbox: bool):
-    from grader.sandbox import make_runner
+    """The grading service on a checked sandbox (imported late: torch is slow to import)."""
+    from grader.sandbox import check_sandbox_available, make_runner
     from grader.services.grading import GradingService
 
-    return GradingService(settings, make_runner(settings, unsafe_no_sandbox=unsafe_no_sandbox))
+    sandbox = {"bwrap_path": settings.bwrap, "cgroup_parent": settings.cgroup_parent}
+    check_sandbox_available(**sandbox, unsafe_no_sandbox=unsafe_no_sandbox)
+    return GradingService(settings, make_runner(**sandbox, unsafe_no_sandbox=unsafe_no_sandbox))
 
 
 unsafe_option = click.option(

@@ -175,7 +175,7 @@ def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assign
     if result.termination is Termination.CPU_LIMIT:
         return Outcome.TIMEOUT, f"Your code used more than {limits.cpu_seconds:g} s of CPU time{during} and was stopped. Train for fewer epochs or use a smaller model.", staff
     if result.termination is Termination.MEMORY_LIMIT:
-        return Outcome.MEMORY_LIMIT, f"Your code used more than {limits.memory_bytes // 1024**2} MiB of memory{during} and was stopped. Use a smaller model or smaller batches.", staff
+        return Outcome.MEMORY_LIMIT, f"Your code used more than {limits.memory_bytes // 1024**2} MiB of memory{during} and was stopped (files written to /tmp and to the output folder count too). Use a smaller model or smaller batches.", staff
     if result.termination is Termination.SIGNALED:
         name = _signal_name(result.signal)
         return Outcome.KILLED, f"Your program was ended by signal {name}{during}.", staff

@@ -11,6 +11,7 @@ import dataclasses
 import io
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import nbformat
@@ -91,11 +92,14 @@ def _extract_zip(data: bytes, folder: Path, limits: UploadLimits) -> PreparedSub
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise BadSubmission("The .zip file is damaged or not a zip archive: create it again and upload it.", f"zip: {exc}")
     _check_zip_entries(entries, limits)
-    with archive:
-        files = [e for e in entries if not e.is_dir()]
-        remaining = limits.max_expanded_bytes
-        for entry in files:
-            remaining = _extract_entry(archive, entry, folder, remaining)
+    files = [e for e in entries if not e.is_dir()]
+    remaining = limits.max_expanded_bytes
+    try:
+        with archive:
+            for entry in files:
+                remaining = _extract_entry(archive, entry, folder, remaining)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise BadSubmission("The .zip file is damaged or uses an unsupported compression: create it again with a standard zip tool.", f"zip: {exc}") from None
     return PreparedSubmission(folder, "zip", (f"zip: extracted {len(files)} files",))
 
 
@@ -120,10 +124,10 @@ def _check_zip_entries(entries: list[zipfile.ZipInfo], limits: UploadLimits) -> 
 def _check_zip_name(entry: zipfile.ZipInfo) -> None:
     name = entry.filename
     path = PurePosixPath(name)
-    mode = entry.external_attr >> 16
+    kind = stat.S_IFMT(entry.external_attr >> 16)  # 0 when the archiver recorded no Unix type
     if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
         raise BadSubmission(f"The .zip entry {name[:80]!r} points outside the archive's folder; such archives are refused.")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise BadSubmission(f"The .zip entry {name[:80]!r} is a link or special file; include only regular files.")
     if entry.flag_bits & 0x1:
         raise BadSubmission(f"The .zip entry {name[:80]!r} is encrypted; upload an archive without a password.")

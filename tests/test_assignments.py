@@ -1,0 +1,66 @@
+"""Loading assignment folders and rubrics: the real ones load, broken ones say exactly what is wrong."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from grader.assignments import list_slugs, load_assignment, load_assignment_folder
+from grader.config import PROJECT_ROOT, load_settings
+from grader.core.errors import SpecError
+
+
+def test_digits_mlp_loads_with_its_rubric():
+    assignment = load_assignment("digits-mlp", load_settings({}))
+    assert assignment.spec.num_classes == 10 and assignment.spec.input_shape == (64,)
+    assert assignment.rubric.max_points == 100
+    assert assignment.rubric.references_needed() == {"keras", "torch"}
+    assert "digits-mlp" in list_slugs(load_settings({}))
+
+
+@pytest.fixture
+def copy(tmp_path):
+    folder = tmp_path / "assignments" / "digits-mlp"
+    shutil.copytree(PROJECT_ROOT / "assignments" / "digits-mlp", folder)
+    rubric = tmp_path / "digits-mlp.yaml"
+    shutil.copy(PROJECT_ROOT / "rubrics" / "digits-mlp.yaml", rubric)
+    return folder, rubric
+
+
+def error_of(folder, rubric) -> str:
+    with pytest.raises(SpecError) as caught:
+        load_assignment_folder(folder, rubric)
+    return str(caught.value)
+
+
+def test_yaml_syntax_error_names_file_and_line(copy):
+    folder, rubric = copy
+    (folder / "assignment.yaml").write_text("title: [unclosed\nnum_classes: 10\n")
+    message = error_of(folder, rubric)
+    assert "assignment.yaml: not valid YAML: line" in message
+
+
+def test_missing_reference_file_is_named(copy):
+    folder, rubric = copy
+    (folder / "reference_torch.py").unlink()
+    assert "reference_torch.py: missing" in error_of(folder, rubric)
+
+
+def test_rubric_for_another_assignment_is_refused(copy):
+    folder, rubric = copy
+    rubric.write_text(rubric.read_text().replace("assignment: digits-mlp", "assignment: other"))
+    assert "digits-mlp.yaml: assignment: expected 'digits-mlp'" in error_of(folder, rubric)
+
+
+def test_bad_field_names_file_field_and_expectation(copy):
+    folder, rubric = copy
+    text = (folder / "assignment.yaml").read_text().replace("num_classes: 10", "num_classes: ten")
+    (folder / "assignment.yaml").write_text(text)
+    message = error_of(folder, rubric)
+    assert "assignment.yaml: num_classes:" in message and "ten" in message
+
+
+def test_unknown_slug_lists_the_known_ones():
+    with pytest.raises(SpecError, match="no assignment 'nope'; known: digits-mlp"):
+        load_assignment("nope", load_settings({}))
