@@ -13,6 +13,12 @@ What the sandbox sees, besides the spec's own mounts:
     /tmp                      a tmpfs of Limits.disk_bytes: the only writable scratch
     the Python environment    read-only at its host paths (sys.prefix, sys.base_prefix, realpaths)
     /                         read-only, so nothing can be created outside /tmp and the writable mounts
+
+The sandbox uid 1000 maps to the uid that runs bwrap. The worker runs it as
+root (it must bind paths under /root), so the program is host root without any
+capability: it owns every root-owned file it can see, /proc/sys would accept
+its writes (hence /proc read-only), and what it creates in a writable mount is
+root's (runner.sanitize_writable_mounts disarms that after the run).
 """
 
 from __future__ import annotations

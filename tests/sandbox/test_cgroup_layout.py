@@ -95,6 +95,7 @@ def test_v2_run_cgroup_writes_limits_and_delegates_controllers(tmp_path):
     assert cgroup.cpu_seconds() == 2.5 and cgroup.oom_kills() == 2 and cgroup.peak_memory_bytes() == 4096
 
 
+@pytest.mark.sandbox
 def test_real_layout_is_found_here():
     layout = detect_layout()
     assert layout.version in (1, 2)
