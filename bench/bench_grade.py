@@ -39,7 +39,12 @@ model = module.train(module.build_model(64, 10), x, y)
 module.predict(model, xt)
 """
 
-SANDBOX_ENV = {"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", "PYTHONHASHSEED": "1234"}
+SANDBOX_ENV = {
+    "KERAS_BACKEND": "tensorflow",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "CUDA_VISIBLE_DEVICES": "",
+    "PYTHONHASHSEED": "1234",
+}
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -59,7 +64,9 @@ def main() -> None:
     data = prepare_dataset(assignment.spec.dataset, settings.cache_dir).public_dir
     grader = [sys.executable, "-m", "grader.cli"]
     print("warming up: building the reference results once (cached afterwards)")
-    subprocess.run([*grader, "references", "build", "digits-mlp"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(
+        [*grader, "references", "build", "digits-mlp"], env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT
+    )
     print(f"{'reference':<20}{'bare (s)':>10}{'grader grade (s)':>18}{'ratio':>8}")
     for framework in ("keras", "torch"):
         path = assignment.reference_path(framework)

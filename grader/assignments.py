@@ -72,11 +72,17 @@ def load_assignment_folder(folder: Path, rubric_path: Path) -> Assignment:
         raise SpecError(display_path(folder), "", "the folder name is the slug: lowercase letters, digits and dashes")
     for name in REQUIRED_FILES:
         if not (folder / name).is_file():
-            raise SpecError(display_path(folder / name), "", f"missing: an assignment folder holds {', '.join(REQUIRED_FILES)}")
+            raise SpecError(
+                display_path(folder / name), "", f"missing: an assignment folder holds {', '.join(REQUIRED_FILES)}"
+            )
     spec = parse_assignment(read_yaml(folder / "assignment.yaml"), display_path(folder / "assignment.yaml"), slug)
     rubric = parse_rubric(read_yaml(rubric_path), display_path(rubric_path))
     if rubric.assignment != slug:
-        raise SpecError(display_path(rubric_path), "assignment", f"expected {slug!r}, the assignment it grades, got {rubric.assignment!r}")
+        raise SpecError(
+            display_path(rubric_path),
+            "assignment",
+            f"expected {slug!r}, the assignment it grades, got {rubric.assignment!r}",
+        )
     return Assignment(spec, folder, rubric)
 
 

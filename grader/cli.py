@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from grader.assignments import load_assignment, list_slugs
+from grader.assignments import list_slugs, load_assignment
 from grader.config import Settings, load_settings
 from grader.core.errors import GraderError, SpecError
 from grader.core.grading import GradeResult
@@ -39,7 +39,9 @@ unsafe_option = click.option(
 @click.option("-v", "--verbose", is_flag=True, help="Log what grader does to stderr.")
 def main(verbose: bool) -> None:
     """grader: the autograder of a deep-learning course."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.command("grade")
@@ -78,7 +80,9 @@ def references_build(slug: str | None, rebuild: bool, unsafe_no_sandbox: bool) -
         for name in [slug] if slug else list_slugs(settings):
             assignment = load_assignment(name, settings)
             for framework, metrics in service.references.build(assignment, rebuild).items():
-                click.echo(f"{name} {framework}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, parameters {metrics['parameters']}")
+                click.echo(
+                    f"{name} {framework}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, parameters {metrics['parameters']}"
+                )
     except GraderError as exc:
         _fail(exc, False)
 
@@ -87,7 +91,16 @@ def _fail(exc: GraderError, as_json: bool) -> None:
     """Report an infrastructure or configuration failure and exit non-zero."""
     kind = "configuration" if isinstance(exc, SpecError) else "infrastructure"
     if as_json:
-        click.echo(json.dumps({"status": "error", "outcome": exc.outcome.value, "student_message": exc.student_message, "staff_detail": exc.staff_detail}))
+        click.echo(
+            json.dumps(
+                {
+                    "status": "error",
+                    "outcome": exc.outcome.value,
+                    "student_message": exc.student_message,
+                    "staff_detail": exc.staff_detail,
+                }
+            )
+        )
     click.echo(f"grader: {kind} error: {exc.staff_detail}", err=True)
     sys.exit(2)
 
@@ -109,7 +122,9 @@ def format_result(result: GradeResult, title: str) -> str:
         lines += ["", f"metrics: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, parameters {params}"]
     r = ev.resources
     if r:
-        lines.append(f"resources: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak memory {r['peak_memory_bytes'] / 1024**2:.0f} MiB")
+        lines.append(
+            f"resources: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak memory {r['peak_memory_bytes'] / 1024**2:.0f} MiB"
+        )
     if result.status is not Status.SCORED and ev.log:
         tail = ev.log.rstrip().splitlines()[-15:]
         lines += ["", "last lines of the log:", *("  " + line for line in tail)]

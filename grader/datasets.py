@@ -76,7 +76,7 @@ def _build(spec: DatasetSpec, folder: Path) -> None:
     try:
         arrays = BUILDERS[spec.name](spec)
         digest = hashlib.sha256()
-        for name, array in zip(PUBLIC_FILES + HIDDEN_FILES, arrays):
+        for name, array in zip(PUBLIC_FILES + HIDDEN_FILES, arrays, strict=True):
             part = staging / ("hidden" if name in HIDDEN_FILES else "public")
             part.mkdir(exist_ok=True)
             np.save(part / name, array, allow_pickle=False)

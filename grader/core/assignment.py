@@ -83,14 +83,18 @@ def parse_assignment(data: object, source: str, slug: str) -> AssignmentSpec:
         input_shape=_parse_input_shape(root),
         num_classes=root.integer("num_classes", minimum=2),
         frameworks=_parse_frameworks(root),
-        training=_parse_training(root.section("training", ("epochs", "batch_size", "learning_rate", "seed"), optional=True)),
+        training=_parse_training(
+            root.section("training", ("epochs", "batch_size", "learning_rate", "seed"), optional=True)
+        ),
         limits=_parse_limits(root.section("limits", _LIMIT_KEYS, optional=True)),
     )
 
 
 def _parse_topic(root: Section) -> int:
     listing = ", ".join(f"{number} {name}" for number, name in TOPICS.items())
-    return root.integer("topic", minimum=1, maximum=len(TOPICS), what=f"a curriculum topic from 1 to {len(TOPICS)} ({listing})")
+    return root.integer(
+        "topic", minimum=1, maximum=len(TOPICS), what=f"a curriculum topic from 1 to {len(TOPICS)} ({listing})"
+    )
 
 
 def _parse_task(root: Section) -> str:

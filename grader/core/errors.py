@@ -69,7 +69,8 @@ class InfrastructureError(GraderError):
 
     def __init__(self, staff_detail: str, student_message: str | None = None):
         super().__init__(
-            student_message or "Grading failed on our side; your submission will be graded again. This is not your fault.",
+            student_message
+            or "Grading failed on our side; your submission will be graded again. This is not your fault.",
             staff_detail,
         )
 

@@ -70,7 +70,11 @@ def grade(evaluation: Evaluation, rubric: RubricSpec, references: Mapping[str, M
     """Score an evaluation: rubric points when it ran, a zero with reasons when it failed."""
     status = Status.for_outcome(evaluation.outcome)
     if status is not Status.SCORED:
-        reason = "not scored: the run did not finish" if status is Status.FAILED else "not scored yet: grading failed on our side"
+        reason = (
+            "not scored: the run did not finish"
+            if status is Status.FAILED
+            else "not scored yet: grading failed on our side"
+        )
         criteria = tuple(
             {"id": c.id, "title": c.title, "points": 0.0, "max_points": c.points, "feedback": f"{c.title}: {reason}."}
             for c in rubric.criteria
@@ -79,8 +83,15 @@ def grade(evaluation: Evaluation, rubric: RubricSpec, references: Mapping[str, M
         return GradeResult(status, evaluation, score, rubric.max_points, criteria)
     result = score_rubric(rubric, evaluation.metrics, references)
     criteria = tuple(
-        {"id": c.id, "title": c.title, "metric": c.metric, "value": c.value, "points": c.points,
-         "max_points": c.max_points, "feedback": c.feedback}
+        {
+            "id": c.id,
+            "title": c.title,
+            "metric": c.metric,
+            "value": c.value,
+            "points": c.points,
+            "max_points": c.max_points,
+            "feedback": c.feedback,
+        }
         for c in result.criteria
     )
     return GradeResult(status, evaluation, result.score, result.max_score, criteria)

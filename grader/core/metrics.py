@@ -40,7 +40,9 @@ class ClassificationMetrics:
         return {
             "accuracy": round(self.accuracy, _DIGITS),
             "macro_f1": round(self.macro_f1, _DIGITS),
-            "per_class_accuracy": [None if value is None else round(value, _DIGITS) for value in self.per_class_accuracy],
+            "per_class_accuracy": [
+                None if value is None else round(value, _DIGITS) for value in self.per_class_accuracy
+            ],
             "confusion_matrix": [list(row) for row in self.confusion_matrix],
         }
 
@@ -58,7 +60,9 @@ def compute_metrics(class_ids: np.ndarray, labels: np.ndarray, num_classes: int)
         accuracy=_rounded(multiclass_accuracy(predicted, target)),
         macro_f1=_rounded(multiclass_f1_score(predicted, target, num_classes=num_classes, average="macro")),
         per_class_accuracy=tuple(None if math.isnan(value) else round(value, _DIGITS) for value in per_class.tolist()),
-        confusion_matrix=tuple(tuple(row) for row in multiclass_confusion_matrix(predicted, target, num_classes).tolist()),
+        confusion_matrix=tuple(
+            tuple(row) for row in multiclass_confusion_matrix(predicted, target, num_classes).tolist()
+        ),
     )
 
 

@@ -31,7 +31,11 @@ def main(argv: list[str]) -> int:
     except BaseException:  # the harness itself broke
         traceback.print_exc()
         if run.student_code_ran:  # the submission may have broken it: theirs
-            run.report["error"] = {"phase": run.phase, "message": "the run failed after your code ran", "detail": traceback.format_exc()}
+            run.report["error"] = {
+                "phase": run.phase,
+                "message": "the run failed after your code ran",
+                "detail": traceback.format_exc(),
+            }
             run.write_report()
             return EXIT_SUBMISSION_ERROR
         return EXIT_HARNESS_ERROR
@@ -106,7 +110,9 @@ class Run:
                 f"build_model returned a {type(model).__name__}, not a Keras model, a torch.nn.Module or a LightningModule",
             )
         if framework not in allowed:
-            raise SubmissionFailure("build_model", f"this assignment accepts {', '.join(allowed)} models, not {framework}")
+            raise SubmissionFailure(
+                "build_model", f"this assignment accepts {', '.join(allowed)} models, not {framework}"
+            )
         self.report["framework"] = framework
         note(f"framework: {framework}")
         return framework
@@ -114,7 +120,9 @@ class Run:
     def train(self, module: Any, model: Any, framework: str, x: np.ndarray, y: np.ndarray) -> Any:
         train = getattr(module, "train", None)
         if not callable(train):
-            return self.call("train", frameworks.default_train, model, framework, x, y, self.job["training"], self.progress)
+            return self.call(
+                "train", frameworks.default_train, model, framework, x, y, self.job["training"], self.progress
+            )
         trained = self.call("train", train, model, x, y)
         if trained is None:
             note("train() returned None: using the model it was given, trained in place")
@@ -133,7 +141,8 @@ class Run:
                 np.save(handle, array, allow_pickle=False)
         except (ValueError, TypeError) as exc:
             raise SubmissionFailure(
-                "predict", f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}"
+                "predict",
+                f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}",
             ) from None
         os.replace(self.output / ".predictions.tmp", self.output / "predictions.npy")
         self.report["predictions_shape"] = list(array.shape)

@@ -47,4 +47,3 @@ def _submission_location(exc: BaseException, root: str) -> tuple[str, int] | Non
         if frame.f_code.co_filename.startswith(prefix):
             location = (frame.f_code.co_filename[len(prefix) :], lineno)
     return location
-

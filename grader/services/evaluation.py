@@ -23,7 +23,7 @@ from grader.core.metrics import compute_metrics
 from grader.core.outcomes import Outcome
 from grader.core.predictions import to_class_ids
 from grader.datasets import PreparedData, prepare_dataset
-from grader.sandbox.spec import Mount, RunResult, Runner, RunSpec, Termination
+from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
 from grader.services import outputs
 from grader.services.submissions import PreparedSubmission, UploadLimits, prepare_submission
 
@@ -32,6 +32,7 @@ log = logging.getLogger("grader.evaluation")
 HARNESS_DIR = Path(__file__).resolve().parent.parent / "harness"
 EXIT_SUBMISSION_ERROR, EXIT_HARNESS_ERROR = 3, 4  # grader.harness.report; the harness is not imported here
 MAX_PREDICTIONS_BYTES = 64 * 1024**2
+_SHORTER = "Train for fewer epochs or use a smaller model."
 PHASES = {
     "start": "start-up",
     "import": "loading your code",
@@ -66,7 +67,9 @@ class Evaluator:
             shutil.rmtree(workspace, ignore_errors=True)
 
     def _run(self, prepared: PreparedSubmission, assignment: Assignment, workspace: Path) -> Evaluation:
-        dataset = prepare_dataset(assignment.spec.dataset, self.cache_dir, f"assignments/{assignment.slug}/assignment.yaml")
+        dataset = prepare_dataset(
+            assignment.spec.dataset, self.cache_dir, f"assignments/{assignment.slug}/assignment.yaml"
+        )
         output, job_dir = workspace / "output", workspace / "job"
         output.mkdir()
         job_dir.mkdir()
@@ -75,7 +78,11 @@ class Evaluator:
         report = outputs.read_json(output / "report.json")
         environment = _environment(assignment, dataset, prepared, report)
         log_text = "".join(f"[grader] {n}\n" for n in prepared.notes) + result.log
-        resources = {"wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3), "peak_memory_bytes": result.peak_memory_bytes}
+        resources = {
+            "wall_s": round(result.wall_s, 3),
+            "cpu_s": round(result.cpu_s, 3),
+            "peak_memory_bytes": result.peak_memory_bytes,
+        }
         phase = str(outputs.read_json(output / "progress.json").get("phase", report.get("phase", "start")))
         failure = _run_failure(result, report, phase, assignment, prepared)
         if failure is not None:
@@ -89,9 +96,19 @@ class Evaluator:
             return _failure(Outcome.BAD_OUTPUT, exc.student_message, exc.staff_detail, log_text, resources, environment)
         metrics = compute_metrics(class_ids, labels, assignment.spec.num_classes).as_dict()
         metrics["parameters"] = report.get("parameters") if isinstance(report.get("parameters"), int) else None
-        return Evaluation(Outcome.OK, metrics, "Your code ran and its predictions were scored.", "ok", log_text, resources, environment)
+        return Evaluation(
+            Outcome.OK,
+            metrics,
+            "Your code ran and its predictions were scored.",
+            "ok",
+            log_text,
+            resources,
+            environment,
+        )
 
-    def _run_spec(self, prepared: PreparedSubmission, assignment: Assignment, dataset: PreparedData, output: Path, job_dir: Path) -> RunSpec:
+    def _run_spec(
+        self, prepared: PreparedSubmission, assignment: Assignment, dataset: PreparedData, output: Path, job_dir: Path
+    ) -> RunSpec:
         """Describe the sandboxed run: what it sees, what it may write, its limits."""
         spec = assignment.spec
         harness = Mount(HARNESS_DIR, "/opt/grader/harness")
@@ -150,7 +167,9 @@ def _hidden_data_paths() -> tuple[str, ...]:
     return tuple(str(root / name) for name in ("data", "descr", "images") if (root / name).is_dir())
 
 
-def _environment(assignment: Assignment, dataset: PreparedData, prepared: PreparedSubmission, report: dict) -> dict[str, Any]:
+def _environment(
+    assignment: Assignment, dataset: PreparedData, prepared: PreparedSubmission, report: dict
+) -> dict[str, Any]:
     """What the run ran with, for staff (values from the report are the run's own claims)."""
     keep = ("framework", "parameters", "versions", "seeds", "timings", "predictions_shape")
     return {
@@ -161,8 +180,21 @@ def _environment(assignment: Assignment, dataset: PreparedData, prepared: Prepar
     }
 
 
-def _failure(outcome: Outcome, student: str, staff: str, log_text: str, resources: dict, environment: dict) -> Evaluation:
+def _failure(
+    outcome: Outcome, student: str, staff: str, log_text: str, resources: dict, environment: dict
+) -> Evaluation:
     return Evaluation(outcome, {}, student, staff, log_text, resources, environment)
+
+
+LIMIT_FAILURES = {  # termination -> (outcome, what happened, what to do)
+    Termination.WALL_LIMIT: (Outcome.TIMEOUT, "ran longer than the {wall:g} s limit", _SHORTER),
+    Termination.CPU_LIMIT: (Outcome.TIMEOUT, "used more than {cpu:g} s of CPU time", _SHORTER),
+    Termination.MEMORY_LIMIT: (
+        Outcome.MEMORY_LIMIT,
+        "used more than {memory} MiB of memory",
+        "Use a smaller model or smaller batches; files written to /tmp and to the output folder count too.",
+    ),
+}
 
 
 def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assignment, prepared: PreparedSubmission):
@@ -170,23 +202,29 @@ def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assign
     limits = assignment.spec.limits
     during = f" during {PHASES.get(phase, 'the run')}"
     staff = f"termination={result.termination.value} exit_code={result.exit_code} signal={result.signal} phase={phase}"
-    if result.termination is Termination.WALL_LIMIT:
-        return Outcome.TIMEOUT, f"Your code ran longer than the {limits.wall_seconds:g} s limit{during} and was stopped. Train for fewer epochs or use a smaller model.", staff
-    if result.termination is Termination.CPU_LIMIT:
-        return Outcome.TIMEOUT, f"Your code used more than {limits.cpu_seconds:g} s of CPU time{during} and was stopped. Train for fewer epochs or use a smaller model.", staff
-    if result.termination is Termination.MEMORY_LIMIT:
-        return Outcome.MEMORY_LIMIT, f"Your code used more than {limits.memory_bytes // 1024**2} MiB of memory{during} and was stopped (files written to /tmp and to the output folder count too). Use a smaller model or smaller batches.", staff
+    if result.termination in LIMIT_FAILURES:
+        outcome, what, advice = LIMIT_FAILURES[result.termination]
+        what = what.format(wall=limits.wall_seconds, cpu=limits.cpu_seconds, memory=limits.memory_bytes // 1024**2)
+        return outcome, f"Your code {what}{during} and was stopped. {advice}", staff
     if result.termination is Termination.SIGNALED:
-        name = _signal_name(result.signal)
-        return Outcome.KILLED, f"Your program was ended by signal {name}{during}.", staff
+        return Outcome.KILLED, f"Your program was ended by signal {_signal_name(result.signal)}{during}.", staff
     if result.exit_code == EXIT_HARNESS_ERROR:
         raise InfrastructureError(f"harness failed before the submission ran: {staff}\n{result.log[-4000:]}")
-    if result.exit_code == EXIT_SUBMISSION_ERROR and isinstance(report.get("error"), dict):
-        return Outcome.BAD_SUBMISSION, _describe_error(report["error"], prepared), f"{staff}\n{report['error'].get('detail', '')}"
+    error = report.get("error")
+    if result.exit_code == EXIT_SUBMISSION_ERROR and isinstance(error, dict):
+        return Outcome.BAD_SUBMISSION, _describe_error(error, prepared), f"{staff}\n{error.get('detail', '')}"
     if result.exit_code != 0:
-        return Outcome.NONZERO_EXIT, f"Your program exited with code {result.exit_code}{during}. See the log for the error.", staff
-    if report.get("phase") != "save" and phase != "save":
-        return Outcome.BAD_OUTPUT, f"Your program ended{during}, before it made predictions. Do not call exit() in your code.", staff
+        return (
+            Outcome.NONZERO_EXIT,
+            f"Your program exited with code {result.exit_code}{during}; the log shows why.",
+            staff,
+        )
+    if phase != "save":
+        return (
+            Outcome.BAD_OUTPUT,
+            f"Your program ended{during}, before it made predictions (did it call exit()?).",
+            staff,
+        )
     return None
 
 

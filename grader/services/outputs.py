@@ -30,7 +30,9 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes | None:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise BadOutput(f"{path.name} was replaced by a link; write the file itself.", f"{path}: symlink refused") from None
+            raise BadOutput(
+                f"{path.name} was replaced by a link; write the file itself.", f"{path}: symlink refused"
+            ) from None
         raise BadOutput(f"{path.name} cannot be read.", f"{path}: {exc}") from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
@@ -38,7 +40,8 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes | None:
             raise BadOutput(f"{path.name} is not a regular file.", f"{path}: mode {oct(info.st_mode)} refused")
         if info.st_size > max_bytes:
             raise BadOutput(
-                f"{path.name} is {info.st_size} bytes; at most {max_bytes} are accepted.", f"{path}: {info.st_size} bytes"
+                f"{path.name} is {info.st_size} bytes; at most {max_bytes} are accepted.",
+                f"{path}: {info.st_size} bytes",
             )
         return handle.read(max_bytes + 1)[:max_bytes]
 

@@ -68,7 +68,9 @@ def check_upload(name: str, data: bytes, limits: UploadLimits = UploadLimits()) 
     return kind
 
 
-def prepare_submission(name: str, data: bytes, folder: Path, limits: UploadLimits = UploadLimits()) -> PreparedSubmission:
+def prepare_submission(
+    name: str, data: bytes, folder: Path, limits: UploadLimits = UploadLimits()
+) -> PreparedSubmission:
     """Check the upload and write it into `folder` (which must be empty)."""
     kind = check_upload(name, data, limits)
     if kind == "py":
@@ -88,9 +90,15 @@ def _safe_name(name: str) -> str:
 def _extract_zip(data: bytes, folder: Path, limits: UploadLimits) -> PreparedSubmission:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = [e for e in archive.infolist() if not e.filename.startswith(ZIP_JUNK) and not e.filename.endswith(ZIP_JUNK[1])]
+        entries = [
+            e
+            for e in archive.infolist()
+            if not e.filename.startswith(ZIP_JUNK) and not e.filename.endswith(ZIP_JUNK[1])
+        ]
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise BadSubmission("The .zip file is damaged or not a zip archive: create it again and upload it.", f"zip: {exc}")
+        raise BadSubmission(
+            "The .zip file is damaged or not a zip archive: create it again and upload it.", f"zip: {exc}"
+        ) from None
     _check_zip_entries(entries, limits)
     files = [e for e in entries if not e.is_dir()]
     remaining = limits.max_expanded_bytes
@@ -99,14 +107,19 @@ def _extract_zip(data: bytes, folder: Path, limits: UploadLimits) -> PreparedSub
             for entry in files:
                 remaining = _extract_entry(archive, entry, folder, remaining)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise BadSubmission("The .zip file is damaged or uses an unsupported compression: create it again with a standard zip tool.", f"zip: {exc}") from None
+        raise BadSubmission(
+            "The .zip file is damaged or uses an unsupported compression: create it again with a standard zip tool.",
+            f"zip: {exc}",
+        ) from None
     return PreparedSubmission(folder, "zip", (f"zip: extracted {len(files)} files",))
 
 
 def _check_zip_entries(entries: list[zipfile.ZipInfo], limits: UploadLimits) -> None:
     """Refuse unsafe or unusable archives before extracting anything."""
     if len(entries) > limits.max_zip_entries:
-        raise BadSubmission(f"The .zip holds {len(entries)} entries; at most {limits.max_zip_entries} are allowed. Include only your code.")
+        raise BadSubmission(
+            f"The .zip holds {len(entries)} entries; at most {limits.max_zip_entries} are allowed. Include only your code."
+        )
     names = set()
     for entry in entries:
         _check_zip_name(entry)
@@ -114,7 +127,9 @@ def _check_zip_entries(entries: list[zipfile.ZipInfo], limits: UploadLimits) -> 
             raise BadSubmission(f"The .zip holds {entry.filename!r} twice: create it again with each file once.")
         names.add(entry.filename.rstrip("/"))
     if sum(e.file_size for e in entries) > limits.max_expanded_bytes:
-        raise BadSubmission(f"The .zip expands to more than {limits.max_expanded_bytes // 1024**2} MiB. Include only your code.")
+        raise BadSubmission(
+            f"The .zip expands to more than {limits.max_expanded_bytes // 1024**2} MiB. Include only your code."
+        )
     if ENTRY not in names:
         nested = sorted(n for n in names if PurePosixPath(n).name == ENTRY)
         hint = f" It has {nested[0]}: zip the files inside the folder, not the folder." if nested else ""
@@ -126,7 +141,9 @@ def _check_zip_name(entry: zipfile.ZipInfo) -> None:
     path = PurePosixPath(name)
     kind = stat.S_IFMT(entry.external_attr >> 16)  # 0 when the archiver recorded no Unix type
     if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":") or ".." in path.parts:
-        raise BadSubmission(f"The .zip entry {name[:80]!r} points outside the archive's folder; such archives are refused.")
+        raise BadSubmission(
+            f"The .zip entry {name[:80]!r} points outside the archive's folder; such archives are refused."
+        )
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise BadSubmission(f"The .zip entry {name[:80]!r} is a link or special file; include only regular files.")
     if entry.flag_bits & 0x1:
@@ -154,7 +171,7 @@ def _convert_notebook(data: bytes, folder: Path) -> PreparedSubmission:
         raise BadSubmission(
             "The notebook cannot be read: save it again from Jupyter (File > Save) and upload the .ipynb file.",
             f"nbformat: {type(exc).__name__}: {exc}",
-        )
+        ) from None
     lines: list[str] = []
     cells: list[tuple[int, int]] = []
     notes: list[str] = []
@@ -171,13 +188,15 @@ def _convert_notebook(data: bytes, folder: Path) -> PreparedSubmission:
 def _code_lines(source: str, cell: int, notes: list[str]) -> list[str]:
     """Return the cell's lines with shell lines and magics made `pass` (line numbers stay)."""
     lines = source.splitlines()
-    if lines and lines[0].startswith("%%") and not lines[0].split()[0] in KEPT_CELL_MAGICS:
+    if lines and lines[0].startswith("%%") and lines[0].split()[0] not in KEPT_CELL_MAGICS:
         notes.append(f"notebook: cell {cell} is a {lines[0].split()[0]} cell and was left out")
         return ["pass"] + [""] * (len(lines) - 1)
     kept = []
     for number, line in enumerate(lines, start=1):
         if line.lstrip().startswith(("!", "%")):
-            notes.append(f"notebook: cell {cell}, line {number}: dropped {line.strip()[:60]!r} (shell commands and magics do not run)")
+            notes.append(
+                f"notebook: cell {cell}, line {number}: dropped {line.strip()[:60]!r} (shell commands and magics do not run)"
+            )
             line = line[: len(line) - len(line.lstrip())] + "pass"
         kept.append(line)
     return kept

@@ -59,20 +59,40 @@ def error(data: object) -> str:
 
 def test_full_example_parses():
     spec = parse_assignment(EXAMPLE, SOURCE, "digits-mlp")
-    assert (spec.slug, spec.title, spec.topic, spec.task) == ("digits-mlp", "Digits: a first classifier", 1, "classification")
+    assert (spec.slug, spec.title, spec.topic, spec.task) == (
+        "digits-mlp",
+        "Digits: a first classifier",
+        1,
+        "classification",
+    )
     assert (spec.dataset.name, spec.dataset.test_fraction, spec.dataset.seed) == ("sklearn-digits", 0.25, 20250213)
     assert spec.input_shape == (64,)
     assert spec.num_classes == 10
     assert spec.frameworks == ("keras", "torch", "lightning")
-    assert (spec.training.epochs, spec.training.batch_size, spec.training.learning_rate, spec.training.seed) == (30, 32, 0.001, 1234)
+    assert (spec.training.epochs, spec.training.batch_size, spec.training.learning_rate, spec.training.seed) == (
+        30,
+        32,
+        0.001,
+        1234,
+    )
     assert spec.limits == Limits(
-        wall_seconds=300.0, cpu_seconds=600.0, memory_bytes=4096 * 1024**2, max_processes=256, output_bytes=128 * 1024, disk_bytes=512 * 1024**2
+        wall_seconds=300.0,
+        cpu_seconds=600.0,
+        memory_bytes=4096 * 1024**2,
+        max_processes=256,
+        output_bytes=128 * 1024,
+        disk_bytes=512 * 1024**2,
     )
 
 
 def test_training_and_limits_default_when_absent():
     spec = parse_assignment(with_changes("", drop=("training", "limits")), SOURCE, "digits-mlp")
-    assert (spec.training.epochs, spec.training.batch_size, spec.training.learning_rate, spec.training.seed) == (20, 32, 0.001, 0)
+    assert (spec.training.epochs, spec.training.batch_size, spec.training.learning_rate, spec.training.seed) == (
+        20,
+        32,
+        0.001,
+        0,
+    )
     assert spec.limits == Limits()
 
 
@@ -98,7 +118,10 @@ def test_topics_cover_the_curriculum():
     [
         ("limits: {memory_mb: lots}", 'limits.memory_mb: expected a positive integer, got "lots"'),
         ("limits: {wall_seconds: 0}", "limits.wall_seconds: expected a number > 0, got 0"),
-        ("limits: {memory: 4096}", 'limits: unknown key "memory" (did you mean "memory_mb"?); allowed keys: cpu_seconds, disk_mb,'),
+        (
+            "limits: {memory: 4096}",
+            'limits: unknown key "memory" (did you mean "memory_mb"?); allowed keys: cpu_seconds, disk_mb,',
+        ),
         ("titel: Digits", 'unknown key "titel" (did you mean "title"?); allowed keys: dataset, frameworks,'),
         ("title: '  '", "title: expected a non-empty text, got"),
         ("topic: 8", "topic: expected a curriculum topic from 1 to 7 (1 intro and basic models,"),
@@ -106,14 +129,23 @@ def test_topics_cover_the_curriculum():
         ("task: rl", 'task: "rl" assignments are not supported yet; supported: classification'),
         ("task: generation", 'task: "generation" assignments are not supported yet'),
         ("task: regression", 'task: expected one of classification, got "regression"'),
-        ("dataset: {name: Sklearn Digits}", 'dataset.name: expected a name made of lowercase letters and digits, words joined by - or _ (like digits-mlp), got "Sklearn Digits"'),
+        (
+            "dataset: {name: Sklearn Digits}",
+            'dataset.name: expected a name made of lowercase letters and digits, words joined by - or _ (like digits-mlp), got "Sklearn Digits"',
+        ),
         ("dataset: {test_fraction: 1.0}", "dataset.test_fraction: expected a number > 0 and < 1, got 1.0"),
         ("dataset: {seed: -1}", "dataset.seed: expected an integer from 0 to 4294967295, got -1"),
         ("dataset: {shuffle: true}", 'dataset: unknown key "shuffle"; allowed keys: name, seed, test_fraction'),
         ("dataset: sklearn-digits", 'dataset: expected a mapping (key: value lines), got "sklearn-digits"'),
-        ("input_shape: []", "input_shape: expected a positive integer or a list of positive integers (like [28, 28, 1]), got a list"),
+        (
+            "input_shape: []",
+            "input_shape: expected a positive integer or a list of positive integers (like [28, 28, 1]), got a list",
+        ),
         ("input_shape: [28, -1]", "input_shape[1]: expected a positive integer, got -1"),
-        ("input_shape: '64'", 'input_shape: expected a positive integer or a list of positive integers (like [28, 28, 1]), got "64"'),
+        (
+            "input_shape: '64'",
+            'input_shape: expected a positive integer or a list of positive integers (like [28, 28, 1]), got "64"',
+        ),
         ("num_classes: 1", "num_classes: expected an integer >= 2, got 1"),
         ("num_classes: 10.0", "num_classes: expected an integer >= 2, got 10.0"),
         ("frameworks: []", "frameworks: expected a non-empty list drawn from keras, torch, lightning, got a list"),
@@ -123,7 +155,10 @@ def test_topics_cover_the_curriculum():
         ("training: {epochs: 0}", "training.epochs: expected a positive integer, got 0"),
         ("training: {batch_size: yes}", "training.batch_size: expected a positive integer, got true (a yes/no value)"),
         ("training: {learning_rate: 1e-3}", 'training.learning_rate: expected a number > 0, got "1e-3"'),
-        ("training: {epoch: 5}", 'training: unknown key "epoch" (did you mean "epochs"?); allowed keys: batch_size, epochs, learning_rate, seed'),
+        (
+            "training: {epoch: 5}",
+            'training: unknown key "epoch" (did you mean "epochs"?); allowed keys: batch_size, epochs, learning_rate, seed',
+        ),
     ],
 )
 def test_mistakes_name_the_file_the_field_and_the_expectation(change, expected):

@@ -73,5 +73,10 @@ def test_only_the_metrics_module_imports_torch():
     import subprocess
     import sys
 
-    code = "import sys, grader.core.assignment, grader.core.rubric, grader.core.predictions; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    code = (
+        "import sys, grader.core.assignment, grader.core.rubric, grader.core.predictions; print('torch' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

@@ -119,7 +119,14 @@ def test_rejects_fractional_float_ids():
     assert "whole numbers, but 2 are not (the first, at position 1, is 1.5)" in error.student_message
 
 
-@pytest.mark.parametrize(("ids", "first"), [([0, 1, 3, 2], "at position 2, is 3"), ([-1, 0, 0, 0], "at position 0, is -1"), ([0.0, 7.0, 0.0, 0.0], "at position 1, is 7")])
+@pytest.mark.parametrize(
+    ("ids", "first"),
+    [
+        ([0, 1, 3, 2], "at position 2, is 3"),
+        ([-1, 0, 0, 0], "at position 0, is -1"),
+        ([0.0, 7.0, 0.0, 0.0], "at position 1, is 7"),
+    ],
+)
 def test_rejects_ids_out_of_range(ids, first):
     error = rejection(np.array(ids))
     assert "Class ids must be between 0 and 2, but 1 are not" in error.student_message

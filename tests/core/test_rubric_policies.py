@@ -10,7 +10,9 @@ def accuracy(value: float) -> Measured:
 
 
 def parameters(value: float) -> Measured:
-    return Measured("Parameter count", value, f"{value:,.0f}", False, lambda level: Resolved(level.value, f"{level.value:,.0f}"))
+    return Measured(
+        "Parameter count", value, f"{value:,.0f}", False, lambda level: Resolved(level.value, f"{level.value:,.0f}")
+    )
 
 
 def at_least(value: float) -> Bound:
@@ -40,8 +42,14 @@ def test_threshold_forgives_float_noise_at_the_boundary():
 
 
 def test_threshold_feedback():
-    assert Threshold(at_least(0.9)).score(accuracy(0.93), 20)[1] == "Accuracy 0.930 meets the requirement of at least 0.900"
-    assert Threshold(at_most(50000)).score(parameters(60000), 10)[1] == "Parameter count 60,000 misses the requirement of at most 50,000"
+    assert (
+        Threshold(at_least(0.9)).score(accuracy(0.93), 20)[1]
+        == "Accuracy 0.930 meets the requirement of at least 0.900"
+    )
+    assert (
+        Threshold(at_most(50000)).score(parameters(60000), 10)[1]
+        == "Parameter count 60,000 misses the requirement of at most 50,000"
+    )
 
 
 # linear
@@ -107,7 +115,9 @@ def test_bands_with_at_most():
 
 def test_bands_feedback():
     assert Bands(BANDS).score(accuracy(0.92), 10)[1] == "Accuracy 0.920 reached the band for at least 0.900"
-    assert Bands(BANDS).score(accuracy(0.5), 10)[1] == "Accuracy 0.500 reached no band; the lowest asks for at least 0.800"
+    assert (
+        Bands(BANDS).score(accuracy(0.5), 10)[1] == "Accuracy 0.500 reached no band; the lowest asks for at least 0.800"
+    )
 
 
 def test_resolved_text_joins_note_and_origin():

@@ -25,9 +25,24 @@ def feedback(criterion: dict, metrics: dict, references=REFERENCES) -> tuple[flo
 
 def test_full_example_from_the_course():
     spec = rubric(
-        {"metric": "accuracy", "points": 60, "policy": "linear", "zero_at": 0.5, "full_at": {"relative_to": "best", "ratio": 0.98}},
-        {"metric": "accuracy", "points": 20, "policy": "threshold", "at_least": {"relative_to": "keras", "ratio": 0.97}},
-        {"metric": "macro_f1", "policy": "bands", "bands": [{"at_least": 0.95, "points": 10}, {"at_least": 0.9, "points": 7}]},
+        {
+            "metric": "accuracy",
+            "points": 60,
+            "policy": "linear",
+            "zero_at": 0.5,
+            "full_at": {"relative_to": "best", "ratio": 0.98},
+        },
+        {
+            "metric": "accuracy",
+            "points": 20,
+            "policy": "threshold",
+            "at_least": {"relative_to": "keras", "ratio": 0.97},
+        },
+        {
+            "metric": "macro_f1",
+            "policy": "bands",
+            "bands": [{"at_least": 0.95, "points": 10}, {"at_least": 0.9, "points": 7}],
+        },
         {"metric": "parameters", "policy": "threshold", "at_most": 50000},
     )
     result = score_rubric(spec, {"accuracy": 0.731, "macro_f1": 0.92, "parameters": 48120}, REFERENCES)
@@ -37,11 +52,20 @@ def test_full_example_from_the_course():
     assert result.criteria[0].feedback == (
         "Accuracy 0.731 is between 0.500 (no points) and 0.955 (full points; 98% of the best reference, 0.974): 30.49/60."
     )
-    assert result.as_dict()["criteria"][3]["feedback"] == "Parameter count 48,120 meets the requirement of at most 50,000: 10/10."
+    assert (
+        result.as_dict()["criteria"][3]["feedback"]
+        == "Parameter count 48,120 meets the requirement of at most 50,000: 10/10."
+    )
 
 
 def test_full_marks_feedback_names_value_level_and_origin():
-    criterion = {"metric": "accuracy", "points": 60, "policy": "linear", "zero_at": 0.5, "full_at": {"relative_to": "best", "ratio": 0.98}}
+    criterion = {
+        "metric": "accuracy",
+        "points": 60,
+        "policy": "linear",
+        "zero_at": 0.5,
+        "full_at": {"relative_to": "best", "ratio": 0.98},
+    }
     assert feedback(criterion, {"accuracy": 0.962}) == (
         60,
         "Accuracy 0.962 reached the full-marks level 0.955 (98% of the best reference, 0.974): 60/60.",
@@ -50,7 +74,11 @@ def test_full_marks_feedback_names_value_level_and_origin():
 
 @pytest.mark.parametrize(
     ("relative_to", "level", "origin"),
-    [("keras", 0.97, "the Keras reference, 0.970"), ("torch", 0.974, "the PyTorch reference, 0.974"), ("best", 0.974, "the best reference, 0.974")],
+    [
+        ("keras", 0.97, "the Keras reference, 0.970"),
+        ("torch", 0.974, "the PyTorch reference, 0.974"),
+        ("best", 0.974, "the best reference, 0.974"),
+    ],
 )
 def test_relative_thresholds_for_higher_is_better(relative_to, level, origin):
     criterion = {"metric": "accuracy", "policy": "threshold", "at_least": {"relative_to": relative_to, "ratio": 1.0}}
@@ -75,7 +103,13 @@ def test_best_for_macro_f1_is_the_larger_reference():
 
 
 def test_relative_linear_rising_points_are_rounded_to_two_decimals():
-    criterion = {"metric": "accuracy", "points": 7, "policy": "linear", "zero_at": 0, "full_at": {"relative_to": "torch", "ratio": 1}}
+    criterion = {
+        "metric": "accuracy",
+        "points": 7,
+        "policy": "linear",
+        "zero_at": 0,
+        "full_at": {"relative_to": "torch", "ratio": 1},
+    }
     points, text = feedback(criterion, {"accuracy": 0.5})
     assert points == round(7 * 0.5 / 0.974, 2) == 3.59
     assert text.endswith(": 3.59/7.")
@@ -94,25 +128,43 @@ def staff_error(criterion: dict, metrics: dict, references) -> SpecError:
 
 
 def test_missing_metric_is_a_staff_error():
-    error = staff_error({"metric": "macro_f1", "policy": "threshold", "at_least": 0.9}, {"accuracy": 0.9, "parameters": 10}, REFERENCES)
-    assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have no macro_f1 (they have: accuracy, parameters)"
+    error = staff_error(
+        {"metric": "macro_f1", "policy": "threshold", "at_least": 0.9}, {"accuracy": 0.9, "parameters": 10}, REFERENCES
+    )
+    assert (
+        str(error)
+        == f"{SOURCE}: criteria[0].metric: the submission's results have no macro_f1 (they have: accuracy, parameters)"
+    )
 
 
 def test_non_finite_metric_is_a_staff_error():
-    error = staff_error({"metric": "accuracy", "policy": "threshold", "at_least": 0.9}, {"accuracy": float("nan")}, REFERENCES)
+    error = staff_error(
+        {"metric": "accuracy", "policy": "threshold", "at_least": 0.9}, {"accuracy": float("nan")}, REFERENCES
+    )
     assert "the submission's results have accuracy = nan, which is not a finite number" in str(error)
 
 
 def test_missing_reference_is_a_staff_error():
     criterion = {"metric": "accuracy", "policy": "threshold", "at_least": {"relative_to": "best", "ratio": 1}}
     error = staff_error(criterion, {"accuracy": 0.9}, {"keras": REFERENCES["keras"]})
-    assert str(error) == f"{SOURCE}: criteria[0].at_least: needs the torch reference results for accuracy, but none were given (given: keras)"
+    assert (
+        str(error)
+        == f"{SOURCE}: criteria[0].at_least: needs the torch reference results for accuracy, but none were given (given: keras)"
+    )
 
 
 def test_reference_missing_the_metric_is_a_staff_error():
-    criterion = {"metric": "parameters", "policy": "linear", "zero_at": 100000, "full_at": {"relative_to": "keras", "ratio": 1}}
+    criterion = {
+        "metric": "parameters",
+        "policy": "linear",
+        "zero_at": 100000,
+        "full_at": {"relative_to": "keras", "ratio": 1},
+    }
     error = staff_error(criterion, {"parameters": 5000}, {"keras": {"accuracy": 0.9}})
-    assert str(error) == f"{SOURCE}: criteria[0].full_at: the keras reference results have no parameters (they have: accuracy)"
+    assert (
+        str(error)
+        == f"{SOURCE}: criteria[0].full_at: the keras reference results have no parameters (they have: accuracy)"
+    )
 
 
 def test_numpy_numbers_are_accepted():
@@ -123,8 +175,15 @@ def test_numpy_numbers_are_accepted():
 
 
 def test_metric_with_a_non_numeric_value_is_a_staff_error():
-    error = staff_error({"metric": "parameters", "policy": "threshold", "at_most": 10}, {"accuracy": 0.9, "parameters": "many"}, REFERENCES)
-    assert str(error) == f"{SOURCE}: criteria[0].metric: the submission's results have parameters = 'many', which is not a finite number"
+    error = staff_error(
+        {"metric": "parameters", "policy": "threshold", "at_most": 10},
+        {"accuracy": 0.9, "parameters": "many"},
+        REFERENCES,
+    )
+    assert (
+        str(error)
+        == f"{SOURCE}: criteria[0].metric: the submission's results have parameters = 'many', which is not a finite number"
+    )
 
 
 def test_a_metric_the_run_could_not_measure_gives_no_points_and_says_so():

@@ -68,7 +68,11 @@ def test_example_parses_into_registered_policies():
     assert rubric.max_points == 100
     linear, threshold, bands, size = (c.policy for c in rubric.criteria)
     assert linear == Linear(Absolute(0.5), Relative("best", 0.98))
-    assert isinstance(threshold, Threshold) and threshold.bound.at_least and threshold.bound.level == Relative("keras", 0.97)
+    assert (
+        isinstance(threshold, Threshold)
+        and threshold.bound.at_least
+        and threshold.bound.level == Relative("keras", 0.97)
+    )
     assert isinstance(bands, Bands) and [band.points for band in bands.bands] == [10, 7, 4]
     assert not size.bound.at_least and size.bound.level == Absolute(50000)
 
@@ -99,20 +103,44 @@ def test_references_needed():
         (0, "metric: precision", 'criteria[0].metric: expected one of accuracy, macro_f1, parameters, got "precision"'),
         (0, "points: 0", "criteria[0].points: expected a number > 0, got 0"),
         (0, "points: yes", "criteria[0].points: expected a number > 0, got true (a yes/no value)"),
-        (0, "id: Test Accuracy", 'criteria[0].id: expected a name made of lowercase letters and digits'),
+        (0, "id: Test Accuracy", "criteria[0].id: expected a name made of lowercase letters and digits"),
         (1, "id: accuracy", 'criteria[1].id: "accuracy" is already the id of criteria[0]; ids must be unique'),
-        (0, "zero_at: {relative_to: best, ratio: 0.98}", "criteria[0]: zero_at and full_at are the same level; they must differ"),
+        (
+            0,
+            "zero_at: {relative_to: best, ratio: 0.98}",
+            "criteria[0]: zero_at and full_at are the same level; they must differ",
+        ),
         (0, "full_at: 0.5", "criteria[0]: zero_at and full_at are the same level; they must differ"),
-        (0, "full_at: high", 'criteria[0].full_at: expected a number or {relative_to: keras|torch|best, ratio: a number > 0}, got "high"'),
-        (0, "full_at: {relative_to: sklearn, ratio: 1}", 'criteria[0].full_at.relative_to: expected one of keras, torch, best, got "sklearn"'),
+        (
+            0,
+            "full_at: high",
+            'criteria[0].full_at: expected a number or {relative_to: keras|torch|best, ratio: a number > 0}, got "high"',
+        ),
+        (
+            0,
+            "full_at: {relative_to: sklearn, ratio: 1}",
+            'criteria[0].full_at.relative_to: expected one of keras, torch, best, got "sklearn"',
+        ),
         (0, "full_at: {relative_to: best, ratio: 0}", "criteria[0].full_at.ratio: expected a number > 0, got 0"),
         (0, "full_at: {relative_to: best}", "criteria[0].full_at.ratio: missing; expected a number > 0"),
-        (0, "full_at: {relative_to: best, ratio: 1, of: x}", 'criteria[0].full_at: unknown key "of"; allowed keys: ratio, relative_to'),
-        (0, "at_least: 0.9", 'criteria[0]: unknown key "at_least"; allowed keys for a linear criterion: full_at, id, metric, points, policy, title, zero_at'),
+        (
+            0,
+            "full_at: {relative_to: best, ratio: 1, of: x}",
+            'criteria[0].full_at: unknown key "of"; allowed keys: ratio, relative_to',
+        ),
+        (
+            0,
+            "at_least: 0.9",
+            'criteria[0]: unknown key "at_least"; allowed keys for a linear criterion: full_at, id, metric, points, policy, title, zero_at',
+        ),
         (1, "at_most: 0.99", "criteria[1]: needs exactly one of at_least or at_most, not both"),
         (1, "at_leats: 0.9", 'criteria[1]: unknown key "at_leats" (did you mean "at_least"?)'),
         (2, "bands: []", "criteria[2].bands: expected a non-empty list, got a list"),
-        (2, "bands: [{at_least: 0.9, points: 11}]", "criteria[2].bands[0].points: expected a number from 0 to 10 (the criterion's points), got 11"),
+        (
+            2,
+            "bands: [{at_least: 0.9, points: 11}]",
+            "criteria[2].bands[0].points: expected a number from 0 to 10 (the criterion's points), got 11",
+        ),
         (2, "bands: [{at_least: 0.9, points: -1}]", "criteria[2].bands[0].points: expected a number from 0 to 10"),
         (2, "bands: [{points: 5}]", "criteria[2].bands[0]: needs exactly one of at_least or at_most"),
         (2, "bands: [0.9]", "criteria[2].bands[0]: expected a mapping (key: value lines), got 0.9"),
@@ -123,11 +151,16 @@ def test_mistakes_name_the_file_the_field_and_the_expectation(index, change, exp
 
 
 def test_missing_linear_level():
-    assert error(with_criterion(0, "", drop=("zero_at",))).startswith(f"{SOURCE}: criteria[0].zero_at: missing; expected a number or")
+    assert error(with_criterion(0, "", drop=("zero_at",))).startswith(
+        f"{SOURCE}: criteria[0].zero_at: missing; expected a number or"
+    )
 
 
 def test_threshold_needs_a_level():
-    assert error(with_criterion(3, "", drop=("at_most",))) == f"{SOURCE}: criteria[3]: needs exactly one of at_least or at_most"
+    assert (
+        error(with_criterion(3, "", drop=("at_most",)))
+        == f"{SOURCE}: criteria[3]: needs exactly one of at_least or at_most"
+    )
 
 
 @pytest.mark.parametrize("key", ["id", "title", "metric", "points", "policy"])
@@ -141,7 +174,10 @@ def test_criterion_keys_are_required(key):
         (None, "expected a mapping (key: value lines), got nothing"),
         ({"assignment": "digits-mlp"}, "criteria: missing; expected a non-empty list"),
         ({"assignment": "digits-mlp", "criteria": {"id": "x"}}, "criteria: expected a non-empty list, got a mapping"),
-        ({"assignment": "digits-mlp", "criteria": ["x"]}, 'criteria[0]: expected a mapping (key: value lines), got "x"'),
+        (
+            {"assignment": "digits-mlp", "criteria": ["x"]},
+            'criteria[0]: expected a mapping (key: value lines), got "x"',
+        ),
         ({"criteria": EXAMPLE["criteria"]}, "assignment: missing; expected a name made of"),
         ({**EXAMPLE, "weight": 1}, 'unknown key "weight"; allowed keys: assignment, criteria'),
     ],

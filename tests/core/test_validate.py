@@ -20,14 +20,24 @@ def test_where_builds_dotted_paths_with_list_indices():
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(None, "nothing"), (True, "true (a yes/no value)"), ("lots", '"lots"'), (3.5, "3.5"), ([1], "a list"), ({}, "a mapping")],
+    [
+        (None, "nothing"),
+        (True, "true (a yes/no value)"),
+        ("lots", '"lots"'),
+        (3.5, "3.5"),
+        ([1], "a list"),
+        ({}, "a mapping"),
+    ],
 )
 def test_describe_shows_values_as_their_author_wrote_them(value, shown):
     assert describe(value) == shown
 
 
 def test_integer_rejects_booleans_and_names_the_expectation():
-    assert message(expect_int, True, HERE.at("memory_mb"), minimum=1) == "course.yaml: limits.memory_mb: expected a positive integer, got true (a yes/no value)"
+    assert (
+        message(expect_int, True, HERE.at("memory_mb"), minimum=1)
+        == "course.yaml: limits.memory_mb: expected a positive integer, got true (a yes/no value)"
+    )
 
 
 def test_integer_rejects_floats_and_out_of_range():
@@ -36,7 +46,10 @@ def test_integer_rejects_floats_and_out_of_range():
 
 
 def test_missing_value_says_missing():
-    assert message(expect_int, MISSING, HERE.at("seed"), minimum=0) == "course.yaml: limits.seed: missing; expected an integer >= 0"
+    assert (
+        message(expect_int, MISSING, HERE.at("seed"), minimum=0)
+        == "course.yaml: limits.seed: missing; expected an integer >= 0"
+    )
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "0.5", False, 0, 1])
@@ -55,7 +68,10 @@ def test_slug_rejects_non_slugs(value):
 
 def test_section_rejects_unknown_keys_suggesting_the_closest():
     problem = message(Section, {"memory_mv": 1}, HERE, ("memory_mb", "disk_mb"))
-    assert problem == 'course.yaml: limits: unknown key "memory_mv" (did you mean "memory_mb"?); allowed keys: disk_mb, memory_mb'
+    assert (
+        problem
+        == 'course.yaml: limits: unknown key "memory_mv" (did you mean "memory_mb"?); allowed keys: disk_mb, memory_mb'
+    )
 
 
 def test_section_rejects_non_mappings_and_non_text_keys():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import psutil
 import pytest
@@ -44,7 +43,9 @@ def fixture_assignments(grader_environ):
 
 def repository_state() -> str:
     """What git sees changed in the repository (tracked or untracked, not ignored)."""
-    return subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def leftover_processes(*markers: str) -> list[str]:

@@ -34,7 +34,14 @@ def real_environ(tmp_path_factory) -> dict[str, str]:
 
 @pytest.mark.parametrize("framework", ["keras", "torch"])
 def test_reference_solution_scores_full_marks(real_environ, framework):
-    done = grader("grade", f"assignments/digits-mlp/reference_{framework}.py", "--assignment", "digits-mlp", "--json", env=real_environ)
+    done = grader(
+        "grade",
+        f"assignments/digits-mlp/reference_{framework}.py",
+        "--assignment",
+        "digits-mlp",
+        "--json",
+        env=real_environ,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert (result["status"], result["outcome"]) == ("scored", "ok"), result["student_message"]
@@ -76,6 +83,12 @@ def test_missing_bubblewrap_refuses_to_grade(tmp_path):
 
 
 def test_unknown_assignment_names_the_known_ones(tmp_path):
-    done = grader("grade", "assignments/digits-mlp/reference_torch.py", "--assignment", "nope", env={"GRADER_CACHE_DIR": str(tmp_path)})
+    done = grader(
+        "grade",
+        "assignments/digits-mlp/reference_torch.py",
+        "--assignment",
+        "nope",
+        env={"GRADER_CACHE_DIR": str(tmp_path)},
+    )
     assert done.returncode == 2
     assert "no assignment 'nope'; known: digits-mlp" in done.stderr

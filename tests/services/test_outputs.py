@@ -69,5 +69,7 @@ def test_report_json_is_read_only_when_it_is_a_small_object(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "bad.json").write_text("{oops")
     os.symlink("/etc/hostname", tmp_path / "link.json")
-    assert read_json(tmp_path / "list.json") == read_json(tmp_path / "bad.json") == read_json(tmp_path / "link.json") == {}
+    assert (
+        read_json(tmp_path / "list.json") == read_json(tmp_path / "bad.json") == read_json(tmp_path / "link.json") == {}
+    )
     assert read_json(tmp_path / "absent.json") == {}

@@ -204,7 +204,9 @@ class Bands:
         return tuple(band.bound.level for band in self.bands)
 
     def score(self, measured: Measured, points: float) -> tuple[float, str]:
-        reached = [band for band in self.bands if band.bound.reached(measured.value, measured.resolve(band.bound.level).value)]
+        reached = [
+            band for band in self.bands if band.bound.reached(measured.value, measured.resolve(band.bound.level).value)
+        ]
         if not reached:
             lowest = min(self.bands, key=lambda band: band.points)
             level = measured.resolve(lowest.bound.level)

@@ -50,7 +50,9 @@ def score_rubric(
     A missing value is a configuration problem for staff, never the student's.
     """
     results = tuple(
-        _score_criterion(criterion, Where(rubric.source or f"rubric of {rubric.assignment}"), index, metrics, references)
+        _score_criterion(
+            criterion, Where(rubric.source or f"rubric of {rubric.assignment}"), index, metrics, references
+        )
         for index, criterion in enumerate(rubric.criteria)
     )
     score = round(sum(result.points for result in results), 2)
@@ -69,14 +71,18 @@ def _score_criterion(
         feedback = f"{metric.label} could not be measured for this submission: 0/{_points_text(criterion.points)}."
         return CriterionResult(criterion.id, criterion.title, metric.name, None, 0.0, criterion.points, feedback)
     value = _lookup(metrics, metric.name, file.at("criteria").at(index).at("metric"), "the submission's results")
-    measured = Measured(metric.label, value, metric.format(value), metric.higher_is_better, _resolver(metric, references, file))
+    measured = Measured(
+        metric.label, value, metric.format(value), metric.higher_is_better, _resolver(metric, references, file)
+    )
     points, clause = criterion.policy.score(measured, criterion.points)
     points = round(points, 2)
     feedback = f"{clause}: {_points_text(points)}/{_points_text(criterion.points)}."
     return CriterionResult(criterion.id, criterion.title, metric.name, value, points, criterion.points, feedback)
 
 
-def _resolver(metric: Metric, references: Mapping[str, Mapping[str, float]], file: Where) -> Callable[[Level], Resolved]:
+def _resolver(
+    metric: Metric, references: Mapping[str, Mapping[str, float]], file: Where
+) -> Callable[[Level], Resolved]:
     """Return a function that turns a level into a number for this metric."""
 
     def resolve(level: Level) -> Resolved:
@@ -90,7 +96,9 @@ def _resolver(metric: Metric, references: Mapping[str, Mapping[str, float]], fil
     return resolve
 
 
-def _reference_value(level: Relative, metric: Metric, references: Mapping[str, Mapping[str, float]], where: Where) -> float:
+def _reference_value(
+    level: Relative, metric: Metric, references: Mapping[str, Mapping[str, float]], where: Where
+) -> float:
     """Return the reference result a relative level is a ratio of (best: the better of both)."""
     names = ("keras", "torch") if level.relative_to == "best" else (level.relative_to,)
     values = []

@@ -75,7 +75,9 @@ def parse_rubric(data: object, source: str) -> RubricSpec:
     for index, criterion in enumerate(criteria):
         if criterion.id in seen:
             where = root.at("criteria").at(index).at("id")
-            raise where.error(f'"{criterion.id}" is already the id of criteria[{seen[criterion.id]}]; ids must be unique')
+            raise where.error(
+                f'"{criterion.id}" is already the id of criteria[{seen[criterion.id]}]; ids must be unique'
+            )
         seen[criterion.id] = index
     return RubricSpec(assignment, criteria, source)
 
