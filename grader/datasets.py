@@ -21,6 +21,7 @@ import numpy as np
 
 from grader.core.assignment import DatasetSpec
 from grader.core.errors import SpecError
+from grader.files import make_readable
 
 PUBLIC_FILES = ("x_train.npy", "y_train.npy", "x_test.npy")
 HIDDEN_FILES = ("y_test.npy",)
@@ -82,6 +83,7 @@ def _build(spec: DatasetSpec, folder: Path) -> None:
             np.save(part / name, array, allow_pickle=False)
             digest.update((part / name).read_bytes())
         (staging / "sha256").write_text(digest.hexdigest())
+        make_readable(staging / "public")
         _move_into_place(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

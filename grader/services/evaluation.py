@@ -23,6 +23,7 @@ from grader.core.metrics import compute_metrics
 from grader.core.outcomes import Outcome
 from grader.core.predictions import to_class_ids
 from grader.datasets import PreparedData, prepare_dataset
+from grader.files import make_readable
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
 from grader.services import outputs
 from grader.services.submissions import PreparedSubmission, UploadLimits, prepare_submission
@@ -134,6 +135,8 @@ class Evaluator:
             },
         }
         (job_dir / "job.json").write_text(json.dumps(job))
+        make_readable(job_dir)
+        make_readable(prepared.folder)
         harness_parent = str(Path(self.runner.visible_path(harness)).parent)
         launcher = f"import sys; sys.path.insert(0, {harness_parent!r}); from harness.main import main; sys.exit(main(sys.argv[1:]))"
         return RunSpec(
