@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 from grader.core.errors import SandboxError
 from grader.core.limits import Limits
-from grader.sandbox.runner import BWRAP_MISSING, BubblewrapRunner, UnsandboxedRunner
+from grader.sandbox.runner import BWRAP_MISSING, SANDBOX_HOST_UID, BubblewrapRunner, UnsandboxedRunner
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
 
 __all__ = [
@@ -31,22 +32,30 @@ log = logging.getLogger("grader.sandbox")
 
 
 def make_runner(
-    *, unsafe_no_sandbox: bool = False, bwrap_path: str = "bwrap", cgroup_parent: str = "grader"
+    *,
+    unsafe_no_sandbox: bool = False,
+    bwrap_path: str = "bwrap",
+    cgroup_parent: str = "grader",
+    host_uid: int = SANDBOX_HOST_UID,
 ) -> Runner:
     """Return the bubblewrap runner, or the unsandboxed one when explicitly asked for."""
     if unsafe_no_sandbox:
         return UnsandboxedRunner()
-    return BubblewrapRunner(bwrap_path=bwrap_path, cgroup_parent=cgroup_parent)
+    return BubblewrapRunner(bwrap_path=bwrap_path, cgroup_parent=cgroup_parent, host_uid=host_uid)
 
 
 def check_sandbox_available(
-    bwrap_path: str = "bwrap", cgroup_parent: str = "grader", *, unsafe_no_sandbox: bool = False
+    bwrap_path: str = "bwrap",
+    cgroup_parent: str = "grader",
+    *,
+    host_uid: int = SANDBOX_HOST_UID,
+    unsafe_no_sandbox: bool = False,
 ) -> None:
     """Raise SandboxError naming what is missing, unless the unsafe option was chosen."""
     if unsafe_no_sandbox:
         log.warning("sandbox check skipped: --unsafe-no-sandbox was chosen; NEVER grade student code this way")
         return
-    runner = BubblewrapRunner(bwrap_path=bwrap_path, cgroup_parent=cgroup_parent)
+    runner = BubblewrapRunner(bwrap_path=bwrap_path, cgroup_parent=cgroup_parent, host_uid=host_uid)
     runner.layout()  # raises with the missing cgroup controllers
     smoke = RunSpec(argv=("/bin/true",), mounts=(), limits=Limits(wall_seconds=30, max_processes=64))
     try:
@@ -54,19 +63,38 @@ def check_sandbox_available(
     except SandboxError as exc:
         if exc.staff_detail == BWRAP_MISSING:
             raise
-        raise SandboxError(f"a trial sandbox failed: {exc.staff_detail}{_userns_hint()}") from exc
+        raise SandboxError(f"a trial sandbox failed: {exc.staff_detail}{userns_hint(exc.staff_detail)}") from exc
     if not result.ok:
         raise SandboxError(f"a trial sandbox running /bin/true ended {result.termination.value}: {result.log}")
 
 
-def _userns_hint() -> str:
-    """Explain the usual cause when bwrap cannot create its namespaces."""
-    try:
-        with open("/proc/sys/user/max_user_namespaces") as fh:
-            if int(fh.read()) == 0:
-                return "; user namespaces are disabled: sysctl -w user.max_user_namespaces=15000"
-    except (OSError, ValueError):
-        pass
-    if os.geteuid() != 0:
-        return "; if bwrap reports 'No permissions to create new namespace', run the worker as root or allow unprivileged user namespaces"
+# Kernel settings that stop an unprivileged user from creating user namespaces:
+# (file under /proc/sys, the value that blocks, the fix).
+USERNS_BLOCKERS = (
+    ("user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
+    ("kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"),
+    (
+        "kernel/apparmor_restrict_unprivileged_userns",
+        "1",
+        "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give bwrap an AppArmor profile with 'userns,'",
+    ),
+)
+
+
+def userns_hint(detail: str, proc_sys: Path = Path("/proc/sys")) -> str:
+    """Explain why bwrap, run as an unprivileged user, may have failed to create its namespaces."""
+    who = "the worker's user" if os.geteuid() != 0 else "an unprivileged sandbox user (the worker is root)"
+    needs = f"; bwrap runs as {who}, which needs unprivileged user namespaces"
+    for name, blocking, fix in USERNS_BLOCKERS:
+        try:
+            value = (proc_sys / name).read_text().strip()
+        except OSError:
+            continue
+        if value == blocking:
+            return f"{needs}, but /proc/sys/{name} is {value}: {fix}"
+    if "namespace" in detail or "uid map" in detail:
+        return (
+            f"{needs}: no sysctl forbids them here, "
+            f"so look for a security module (AppArmor, SELinux) or a container's seccomp profile that does"
+        )
     return ""

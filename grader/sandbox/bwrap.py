@@ -14,11 +14,11 @@ What the sandbox sees, besides the spec's own mounts:
     the Python environment    read-only at its host paths (sys.prefix, sys.base_prefix, realpaths)
     /                         read-only, so nothing can be created outside /tmp and the writable mounts
 
-The sandbox uid 1000 maps to the uid that runs bwrap. The worker runs it as
-root (it must bind paths under /root), so the program is host root without any
-capability: it owns every root-owned file it can see, /proc/sys would accept
-its writes (hence /proc read-only), and what it creates in a writable mount is
-root's (runner.sanitize_writable_mounts disarms that after the run).
+The sandbox uid 1000 maps to the host uid that runs bwrap, and the program has
+no capability. A worker running as root runs bwrap as an unprivileged host user
+(see launch.py), with each bind source reached through a staging point
+(`staged`); a worker that is not root is already unprivileged and runs bwrap as
+itself.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from grader.sandbox.spec import RunSpec
@@ -102,7 +103,7 @@ def host_path_of(path: str, spec: RunSpec) -> str:
 
 def write_run_files(directory: Path) -> RunFiles:
     """Write the synthetic /etc files and empty placeholders into `directory`."""
-    directory.chmod(0o755)
+    directory.chmod(0o711)  # bwrap, perhaps as the sandbox user, reaches them by name
     passwd, group = directory / "passwd", directory / "group"
     passwd.write_text(f"sandbox:x:{SANDBOX_UID}:{SANDBOX_GID}:sandbox:{SANDBOX_HOME}:/bin/sh\n")
     group.write_text(f"sandbox:x:{SANDBOX_GID}:\n")
@@ -115,16 +116,28 @@ def write_run_files(directory: Path) -> RunFiles:
 
 
 def build_bwrap_argv(
-    spec: RunSpec, host: HostFacts, files: RunFiles, *, bwrap_path: str, seccomp_fd: int, status_fd: int
+    spec: RunSpec,
+    host: HostFacts,
+    files: RunFiles,
+    *,
+    bwrap_path: str,
+    seccomp_fd: int,
+    status_fd: int,
+    staged: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Build the full bwrap command line that runs `spec.argv`."""
+    """Build the full bwrap command line that runs `spec.argv`.
+
+    `staged` maps a host bind source to the path bwrap binds it from instead (its
+    staging point, when bwrap runs as the sandbox user); the target stays the same.
+    """
+    staged = staged or {}
     return [
         bwrap_path,
         *_namespace_args(),
         *_env_args(spec.env),
         *["--seccomp", str(seccomp_fd), "--json-status-fd", str(status_fd)],
-        *_system_args(host, files, spec.limits.disk_bytes),
-        *_spec_mount_args(spec, host, files),
+        *_system_args(host, files, spec.limits.disk_bytes, staged),
+        *_spec_mount_args(spec, host, files, staged),
         *_read_only_args(),
         *["--chdir", spec.cwd],
         "--",
@@ -152,7 +165,7 @@ def _env_args(extra: dict[str, str]) -> list[str]:
     return args
 
 
-def _system_args(host: HostFacts, files: RunFiles, disk_bytes: int) -> list[str]:
+def _system_args(host: HostFacts, files: RunFiles, disk_bytes: int, staged: Mapping[str, str]) -> list[str]:
     """Mount the OS, a minimal /etc, /proc, /dev, /tmp and the Python environment."""
     args = ["--ro-bind", "/usr", "/usr"]
     for path, target in host.root_links:
@@ -163,24 +176,24 @@ def _system_args(host: HostFacts, files: RunFiles, disk_bytes: int) -> list[str]
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk_bytes), "--tmpfs", "/dev/shm"]
     args += ["--size", str(disk_bytes), "--tmpfs", "/tmp"]
     for path in host.python_dirs:
-        args += ["--ro-bind", path, path]
+        args += ["--ro-bind", staged.get(path, path), path]
     return args
 
 
 def _read_only_args() -> list[str]:
     """Make /proc, /dev and / read-only once every mount point exists."""
-    # The sandbox uid maps to the uid that ran bwrap: root. Without capabilities
-    # that still passes procfs's "owner is root" checks, so a writable /proc/sys
-    # would let the program set host sysctls (core_pattern!). bwrap only covers
-    # /proc/sys when it is writable to *it*, which a 0555 directory never is.
+    # Defence in depth: the program is an unprivileged host user, so procfs's
+    # "owner is root" checks already refuse it /proc/sys; were bwrap ever run as
+    # root again, a writable /proc/sys would let it set host sysctls (core_pattern!).
     return ["--remount-ro", "/proc", "--remount-ro", "/dev", "--remount-ro", "/"]
 
 
-def _spec_mount_args(spec: RunSpec, host: HostFacts, files: RunFiles) -> list[str]:
+def _spec_mount_args(spec: RunSpec, host: HostFacts, files: RunFiles, staged: Mapping[str, str]) -> list[str]:
     """Mount the spec's binds and devices, then hide its hidden paths."""
     args: list[str] = []
     for mount in spec.mounts:
-        args += ["--bind" if mount.writable else "--ro-bind", str(mount.source), mount.target]
+        source = str(mount.source)
+        args += ["--bind" if mount.writable else "--ro-bind", staged.get(source, source), mount.target]
     for device in spec.devices:
         args += ["--dev-bind", device, device]
     for path, is_dir in host.hidden:

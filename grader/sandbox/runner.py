@@ -1,6 +1,7 @@
 """Runners: bubblewrap + seccomp + a cgroup per run, and an unsafe direct one.
 
-    BubblewrapRunner     untrusted code: namespaces, seccomp, cgroup limits
+    BubblewrapRunner     untrusted code: namespaces, seccomp, cgroup limits, and an
+                         unprivileged host user when the worker is root (launch.py)
     UnsandboxedRunner    trusted code only, where bwrap or cgroups are missing
 
 Both send stdout and stderr through one pipe that a thread drains (so the child
@@ -45,30 +46,25 @@ from grader.sandbox.cgroup import (
     remove_stale_runs,
     worker_is_dead,
 )
+from grader.sandbox.launch import (
+    ROOT_TOOLS,
+    WRAPPER_FAILED,
+    SandboxUser,
+    hand_over_writable_mounts,
+    stage_binds,
+    wrapper_argv,
+)
 from grader.sandbox.seccomp import open_filter_fd
 from grader.sandbox.spec import Mount, RunResult, RunSpec, Termination
 
 log = logging.getLogger("grader.sandbox")
 
 BWRAP_MISSING = "bubblewrap (bwrap) is not installed or not on PATH: apt-get install -y bubblewrap"
-WRAPPER_FAILED = 125  # exit status of the wrapper when it cannot set a limit or join the cgroup
-
-# The child sets its rlimits and joins the run's cgroup, then execs bwrap. A
-# /bin/sh wrapper rather than Popen(preexec_fn=...): preexec_fn runs Python in a
-# forked child and can deadlock when the worker has other threads (the output
-# readers of concurrent runs, a Celery pool); the wrapper costs about 1 ms.
-# Usage: sh -c WRAPPER grader-wrapper [ULIMIT-FLAG VALUE]... -- [CGROUP.PROCS]... -- ARGV...
-_WRAPPER = (
-    'while [ "$1" != -- ]; do ulimit "$1" "$2" || exit 125; shift 2; done; shift; '
-    'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
-    'exec "$@"'
+ROOT_TOOLS_MISSING = (
+    "the worker runs as root, so it runs bwrap as an unprivileged user through util-linux's "
+    "unshare, mount and setpriv; missing: {missing}. Fix: apt-get install -y util-linux mount"
 )
-
-
-def wrapper_argv(argv: list[str], ulimits: list[tuple[str, int]], join: list[Path]) -> list[str]:
-    """Wrap `argv` so it runs with `ulimits` (sh flags) inside the cgroups of `join`."""
-    flags = [str(part) for flag, value in ulimits for part in (flag, value)]
-    return ["/bin/sh", "-c", _WRAPPER, "grader-wrapper", *flags, "--", *map(str, join), "--", *argv]
+SANDBOX_HOST_UID = 60000  # the host uid (and gid) of sandboxed programs when the worker is root
 
 
 def _rlimits(limits: Limits) -> list[tuple[str, int]]:
@@ -178,6 +174,7 @@ class BubblewrapRunner:
         bwrap_path: str = "bwrap",
         cgroup_parent: str = "grader",
         *,
+        host_uid: int = SANDBOX_HOST_UID,
         python_dirs: tuple[str, ...] | None = None,
         cgroup_layout: CgroupLayout | None = None,
         poll_interval: float = 0.05,
@@ -185,6 +182,7 @@ class BubblewrapRunner:
     ):
         self.bwrap_path = bwrap_path
         self.cgroup_parent = cgroup_parent
+        self.host_uid = host_uid  # used only when the worker is root; the gid is the same number
         self.python_dirs = python_dirs if python_dirs is not None else python_env_dirs()
         self.poll_interval = poll_interval
         self.kill_timeout = kill_timeout
@@ -210,11 +208,13 @@ class BubblewrapRunner:
         bwrap = shutil.which(self.bwrap_path)
         if bwrap is None:
             raise SandboxError(BWRAP_MISSING)
+        check_root_tools()
         run_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid lets a later worker sweep it
         with contextlib.ExitStack() as cleanup:
             workdir = Path(tempfile.mkdtemp(prefix=f"grader-run-{run_id}-"))
             cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
             files = write_run_files(workdir)
+            user = self._sandbox_user(spec, workdir / "stage")
             cleanup.callback(sanitize_writable_mounts, spec.mounts)  # runs once every process is dead
             cgroup = create_run_cgroup(self.layout(), self.cgroup_parent, run_id, spec.limits, self.kill_timeout)
             cleanup.callback(cgroup.remove)
@@ -226,12 +226,25 @@ class BubblewrapRunner:
                 argv = build_bwrap_argv(
                     spec, probe_host(spec, self.python_dirs), files,
                     bwrap_path=bwrap, seccomp_fd=seccomp_fd, status_fd=status_w,
+                    staged=user.staged if user else None,
                 )  # fmt: skip
-                wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files())
+                wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files(), user)
                 started = time.monotonic()
                 proc = _spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w))
             return self._follow(proc, cgroup, spec, started, status_r, cleanup)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sandbox_user(self, spec: RunSpec, staging: Path) -> SandboxUser | None:
+        """As root, stage every bind source and give the writable mounts to the sandbox user.
+
+        Not root: bwrap runs as the worker's own, already unprivileged, user.
+        """
+        if os.geteuid() != 0:
+            return None
+        sources = [*(str(mount.source) for mount in spec.mounts), *self.python_dirs]
+        user = stage_binds(staging, sources, self.host_uid, self.host_uid)
+        hand_over_writable_mounts(spec.mounts, user.uid, user.gid)
+        return user
 
     def _follow(
         self, proc: subprocess.Popen, cgroup: RunCgroup, spec: RunSpec, started: float, status_fd: int,
@@ -275,8 +288,9 @@ class BubblewrapRunner:
             return limit_hit, None, None
         if not isinstance(code, int):
             raise SandboxError(
-                f"bubblewrap failed before the program started (status {proc.returncode}, "
-                f"wrapper exits {WRAPPER_FAILED} when it cannot join the cgroup): {output.text()[-4000:]}"
+                f"bubblewrap failed before the program started (status {proc.returncode}; the wrapper "
+                f"exits {WRAPPER_FAILED} when it cannot set a limit, join the cgroup or stage a bind): "
+                f"{output.text()[-4000:].strip()}"
             )
         if 128 < code < 128 + signal.NSIG:  # bwrap exits 128+N when the program died of signal N
             return Termination.SIGNALED, None, code - 128
@@ -285,9 +299,10 @@ class BubblewrapRunner:
 
 def sanitize_writable_mounts(mounts: tuple[Mount, ...]) -> None:
     """Leave only regular files and directories, without setuid/setgid, in writable mounts."""
-    # The sandbox uid is root on the host (bwrap runs as root), so what the program
-    # creates there is root's: a setuid copy of a shell, or a symlink that makes
-    # the trusted side read a host file. Nothing runs any more, so no race.
+    # What the program leaves there is the sandbox user's, but the trusted side (root)
+    # reads it next: a symlink or FIFO could make it read a host file or hang, and a
+    # setuid copy of a program is a trap for anyone who runs it. Nothing of the run
+    # is alive any more, so nothing can race this.
     for mount in mounts:
         if not mount.writable:
             continue
@@ -305,6 +320,12 @@ def _sanitize_entry(path: str) -> None:
     elif mode & (stat.S_ISUID | stat.S_ISGID):
         log.warning("cleared setuid/setgid bits of %s in a writable mount", path)
         os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+
+
+def check_root_tools() -> None:
+    """As root, raise SandboxError naming the util-linux tools that are missing."""
+    if os.geteuid() == 0 and (missing := [tool for tool in ROOT_TOOLS if shutil.which(tool) is None]):
+        raise SandboxError(ROOT_TOOLS_MISSING.format(missing=", ".join(missing)))
 
 
 def _remove_stale_workdirs() -> None:

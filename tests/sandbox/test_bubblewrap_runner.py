@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,11 +28,18 @@ from grader.sandbox import (
 pytestmark = pytest.mark.sandbox
 
 
-def test_bwrap_setup_failure_raises_sandbox_error(sandbox, tmp_path):
+def test_bwrap_setup_failure_raises_sandbox_error(sandbox):
+    with pytest.raises(SandboxError) as caught:
+        sandbox.run("exit_with", "0", cwd="/does-not-exist")
+    assert "bwrap:" in caught.value.staff_detail and "does-not-exist" in caught.value.staff_detail
+    assert "not your fault" in caught.value.student_message
+
+
+def test_missing_mount_source_raises_sandbox_error(sandbox, tmp_path):
     missing = Mount(tmp_path / "does-not-exist", "/data")
     with pytest.raises(SandboxError) as caught:
         sandbox.run("exit_with", "0", mounts=(missing,))
-    assert "bwrap:" in caught.value.staff_detail and "does-not-exist" in caught.value.staff_detail
+    assert "does-not-exist" in caught.value.staff_detail
     assert "not your fault" in caught.value.student_message
 
 
@@ -52,6 +60,22 @@ def test_missing_bwrap_says_how_to_install_it():
 
 def test_check_sandbox_available_passes_here(bwrap_runner):
     check_sandbox_available()
+
+
+def test_check_explains_a_refused_user_namespace(bwrap_runner):
+    # a stand-in for bwrap on a host that forbids unprivileged user namespaces; in the
+    # temp dir, which the sandbox user can traverse (pytest's tmp_path is 0700)
+    fake = Path(tempfile.mkdtemp()) / "bwrap"
+    fake.parent.chmod(0o755)
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace, likely because ...' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    try:
+        with pytest.raises(SandboxError) as caught:
+            check_sandbox_available(bwrap_path=str(fake))
+    finally:
+        shutil.rmtree(fake.parent)
+    assert "No permissions to create new namespace" in caught.value.staff_detail
+    assert "needs unprivileged user namespaces" in caught.value.staff_detail
 
 
 def test_unsafe_option_skips_the_check_loudly(caplog):

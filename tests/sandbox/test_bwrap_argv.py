@@ -93,6 +93,15 @@ def test_root_is_read_only_and_the_program_comes_last():
     assert argv.index("--remount-ro") > argv.index("/dev/nvidia0")
 
 
+def test_staged_sources_replace_host_sources_and_targets_stay():
+    staged = {"/srv/in": "/stage/0", "/srv/out": "/stage/1", "/root/.pyenv/versions/3.11.7": "/stage/2"}
+    argv = build_bwrap_argv(SPEC, HOST, FILES, bwrap_path="/usr/bin/bwrap", seccomp_fd=7, status_fd=8, staged=staged)
+    ro = pairs(argv, "--ro-bind", 2)
+    assert ("/stage/0", "/in") in ro and pairs(argv, "--bind", 2) == [("/stage/1", "/out")]
+    assert ("/stage/2", "/root/.pyenv/versions/3.11.7") in ro and ("/opt/venv", "/opt/venv") in ro
+    assert "/srv/in" not in argv and "/srv/out" not in argv
+
+
 def test_minimal_dirs_keeps_outermost_and_skips_usr():
     dirs = {"/root/.pyenv/versions/3.11.7", "/root/.pyenv/versions/3.11.7/lib", "/work/.venv", "/usr/local", "/usr"}
     assert minimal_dirs(dirs, already=("/usr",)) == ("/root/.pyenv/versions/3.11.7", "/work/.venv")
