@@ -23,7 +23,7 @@ def _build_service(settings: Settings, unsafe_no_sandbox: bool):
     from grader.sandbox import check_sandbox_available, make_runner
     from grader.services.grading import GradingService
 
-    sandbox = {"bwrap_path": settings.bwrap, "cgroup_parent": settings.cgroup_parent}
+    sandbox = {"bwrap_path": settings.bwrap, "cgroup_parent": settings.cgroup_parent, "host_uid": settings.sandbox_uid}
     check_sandbox_available(**sandbox, unsafe_no_sandbox=unsafe_no_sandbox)
     return GradingService(settings, make_runner(**sandbox, unsafe_no_sandbox=unsafe_no_sandbox))
 

@@ -23,6 +23,7 @@ class Settings:
     run_dir: Path  # per-run scratch: on a tmpfs, so a run's files count against its memory
     bwrap: str
     cgroup_parent: str
+    sandbox_uid: int  # the unprivileged host uid and gid runs get when the worker is root
     upload_max_bytes: int
 
 
@@ -51,5 +52,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         run_dir=path("RUN_DIR", _default_run_dir()),
         bwrap=env.get("GRADER_BWRAP", "bwrap"),
         cgroup_parent=env.get("GRADER_CGROUP_PARENT", "grader"),
+        sandbox_uid=int(env.get("GRADER_SANDBOX_UID", 60000)),
         upload_max_bytes=int(env.get("GRADER_UPLOAD_MAX_BYTES", 10 * 1024**2)),
     )

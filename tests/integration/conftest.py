@@ -32,7 +32,10 @@ def grader_environ(tmp_path_factory) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def service(grader_environ) -> GradingService:
     settings = load_settings(grader_environ)
-    return GradingService(settings, make_runner(bwrap_path=settings.bwrap, cgroup_parent=settings.cgroup_parent))
+    return GradingService(
+        settings,
+        make_runner(bwrap_path=settings.bwrap, cgroup_parent=settings.cgroup_parent, host_uid=settings.sandbox_uid),
+    )
 
 
 @pytest.fixture(scope="session")

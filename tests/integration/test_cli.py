@@ -92,3 +92,17 @@ def test_unknown_assignment_names_the_known_ones(tmp_path):
     )
     assert done.returncode == 2
     assert "no assignment 'nope'; known: digits-mlp" in done.stderr
+
+
+def test_unsafe_no_sandbox_grades_trusted_code_with_a_loud_warning(tmp_path):
+    env = {
+        "GRADER_CACHE_DIR": str(tmp_path),
+        "GRADER_ASSIGNMENTS_DIR": str(PROJECT_ROOT / "tests/fixtures/assignments"),
+        "GRADER_RUBRICS_DIR": str(PROJECT_ROOT / "tests/fixtures/rubrics"),
+    }
+    args = ("grade", str(SUBMISSIONS / "partial_credit.py"), "--assignment", "quick-digits", "--json")
+    done = grader(*args, "--unsafe-no-sandbox", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" in done.stderr and "sandbox" in done.stderr.lower()
+    result = json.loads(done.stdout)
+    assert result["status"] == "scored" and 0 < result["score"] < 100
