@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -131,5 +132,20 @@ def format_result(result: GradeResult, title: str) -> str:
     return "\n".join(lines)
 
 
+def run() -> None:
+    """The `grader` command: exit without tearing down torch's modules (about 0.3 s per command)."""
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:  # click ends every command this way
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()
