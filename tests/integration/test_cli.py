@@ -55,6 +55,15 @@ def test_reference_solution_scores_full_marks(real_environ, framework):
     assert {p.name.split("-")[0] for p in cached} == {"keras", "torch"}
 
 
+def test_digits_rubric_gives_a_clearly_weaker_model_partial_credit(real_environ):
+    done = grader("grade", str(SUBMISSIONS / "partial_credit.py"), "--assignment", "digits-mlp", env=real_environ)
+    assert done.returncode == 0, done.stderr
+    assert "status: scored (ok)" in done.stdout
+    score = float(done.stdout.split("score: ")[1].split(" / ")[0])
+    assert 20 < score < 80
+    assert "misses the requirement of at least" in done.stdout and "of the Keras reference" in done.stdout
+
+
 def test_references_build_prints_both_and_reuses_the_cache(real_environ):
     done = grader("references", "build", "digits-mlp", env=real_environ)
     assert done.returncode == 0, done.stderr
