@@ -25,6 +25,11 @@ class Settings:
     cgroup_parent: str
     sandbox_uid: int  # the unprivileged host uid and gid runs get when the worker is root
     upload_max_bytes: int
+    data_dir: Path  # uploads (content-addressed blobs), the SQLite files of the embedded default
+    database_url: str
+    broker_url: str
+    secret_key: str | None  # None: generated once and kept in data_dir
+    max_attempts: int  # deliveries of one submission before it ends as an infrastructure error
 
 
 def _default_run_dir() -> Path:
@@ -45,6 +50,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         value = env.get(f"GRADER_{name}")
         return Path(value).expanduser() if value else default
 
+    data_dir = path("DATA_DIR", PROJECT_ROOT / "instance")
     return Settings(
         assignments_dir=path("ASSIGNMENTS_DIR", PROJECT_ROOT / "assignments"),
         rubrics_dir=path("RUBRICS_DIR", PROJECT_ROOT / "rubrics"),
@@ -54,4 +60,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cgroup_parent=env.get("GRADER_CGROUP_PARENT", "grader"),
         sandbox_uid=int(env.get("GRADER_SANDBOX_UID", 60000)),
         upload_max_bytes=int(env.get("GRADER_UPLOAD_MAX_BYTES", 10 * 1024**2)),
+        data_dir=data_dir,
+        database_url=env.get("GRADER_DATABASE_URL", f"sqlite:///{data_dir / 'grader.db'}"),
+        broker_url=env.get("GRADER_BROKER_URL", f"sqla+sqlite:///{data_dir / 'broker.db'}"),
+        secret_key=env.get("GRADER_SECRET_KEY") or None,
+        max_attempts=int(env.get("GRADER_MAX_ATTEMPTS", 3)),
     )

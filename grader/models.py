@@ -1,0 +1,124 @@
+"""The database: users, tokens, assignments and submissions (SQLAlchemy 2).
+
+The schema changes only through Alembic migrations (`grader db upgrade`).
+Submission rows carry their own state machine: queued -> running -> scored |
+failed | error, with `attempts` as the fencing token that lets exactly one
+attempt write the final result however often a message is delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Role(str, enum.Enum):
+    STUDENT = "student"
+    TA = "ta"
+    INSTRUCTOR = "instructor"
+
+    @property
+    def is_staff(self) -> bool:
+        return self is not Role.STUDENT
+
+
+class State(str, enum.Enum):
+    """Where a submission is in its life; the last three are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SCORED = "scored"
+    FAILED = "failed"
+    ERROR = "error"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (State.SCORED, State.FAILED, State.ERROR)
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    return Enum(kind, name=name, values_callable=lambda members: [m.value for m in members], native_enum=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.STUDENT)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    """An API token; only its sha256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Assignment(Base):
+    """An assignment folder known to the service, with its dates."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[int] = mapped_column(Integer, default=1)
+    published: Mapped[bool] = mapped_column(default=True)
+    opens_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None]
+
+
+class Submission(Base):
+    """One upload and everything its grading produced."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    blob_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int]
+    state: Mapped[State] = mapped_column(_enum(State, "state"), default=State.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    progress: Mapped[dict[str, Any] | None]  # phase, epoch, epochs while running
+    evaluation: Mapped[dict[str, Any] | None]  # grader.core.grading.Evaluation.to_json()
+    result: Mapped[dict[str, Any] | None]  # grader.core.grading.GradeResult.to_json()
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    error_detail: Mapped[str | None] = mapped_column(Text)  # staff only
+
+    user: Mapped[User] = relationship()
+    assignment: Mapped[Assignment] = relationship()
