@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install grader on a fresh Debian/Ubuntu machine: bubblewrap, a virtual
 # environment in .venv, and the Python packages. With --test, also what the
-# test suite talks to: a running Redis on 127.0.0.1:6379.
+# test suite talks to: Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432
+# (trust authentication, database `test`), installed and started if missing.
 #
 # PyTorch is pinned to 2.13.0. On a CPU machine pip takes the CPU wheel; on a
 # GPU machine set TORCH_INDEX_URL to PyTorch's CUDA index first, for example
@@ -18,6 +19,7 @@ as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 ((with_test)) && ! command -v redis-server >/dev/null && missing+=(redis-server)
+((with_test)) && ! command -v pg_ctlcluster >/dev/null && missing+=(postgresql)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   as_root apt-get update -qq
@@ -30,6 +32,20 @@ if ((with_test)) && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/grader.log
   for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+if ((with_test)) && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "starting postgresql on 127.0.0.1:5432"
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  conf=/etc/postgresql/$version/main
+  # Trust local TCP connections, as the test suite expects (a throwaway test server).
+  grep -q "grader-test" "$conf/pg_hba.conf" ||
+    as_root sed -i '1i host all all 127.0.0.1/32 trust # grader-test\nhost all all ::1/128 trust # grader-test' "$conf/pg_hba.conf"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.1; done
+fi
+if ((with_test)) && ! psql -h 127.0.0.1 -U postgres -tAc "select 1 from pg_database where datname='test'" | grep -q 1; then
+  psql -h 127.0.0.1 -U postgres -c "create database test" >/dev/null
 fi
 
 python=${PYTHON:-python3}
