@@ -2,7 +2,8 @@
 # Install grader on a fresh Debian/Ubuntu machine: bubblewrap, a virtual
 # environment in .venv, and the Python packages. With --test, also what the
 # test suite talks to: Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432
-# (trust authentication, database `test`), installed and started if missing.
+# (trust authentication, database `test`), installed and started if missing,
+# and Debian's Chromium for the browser tests.
 #
 # PyTorch is pinned to 2.13.0. On a CPU machine pip takes the CPU wheel; on a
 # GPU machine set TORCH_INDEX_URL to PyTorch's CUDA index first, for example
@@ -20,6 +21,7 @@ missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 ((with_test)) && ! command -v redis-server >/dev/null && missing+=(redis-server)
 ((with_test)) && ! command -v pg_ctlcluster >/dev/null && missing+=(postgresql)
+((with_test)) && ! command -v chromium >/dev/null && missing+=(chromium)  # browser tests (Playwright, executablePath)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   as_root apt-get update -qq
