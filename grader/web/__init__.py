@@ -1,0 +1,46 @@
+"""The Flask site and HTTP API: `create_app` builds it; nothing is built at import time."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from grader.config import Settings, load_settings
+
+MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
+
+
+def create_app(
+    settings: Settings | None = None, *, queue: Any = None, test_config: dict[str, Any] | None = None
+) -> Flask:
+    """Build the app: database, accounts, CSRF and the blueprints."""
+    from grader.web import api, auth, database, health, services, staff, student
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key or _stored_secret_key(settings.data_dir),
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes + MULTIPART_SLACK,
+        GRADER_SETTINGS=settings,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    database.init_app(app, settings)
+    services.init_app(app, settings, queue)
+    auth.init_app(app)
+    for module in (health, api, student, staff):
+        module.init_app(app)
+    return app
+
+
+def _stored_secret_key(data_dir: Path) -> str:
+    """Return the secret key kept in data_dir, generating it on first use."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -1,0 +1,88 @@
+"""HTTP API v1: token auth (`Authorization: Bearer <token>`), JSON in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from grader.core.errors import BadSubmission
+from grader.services.accounts import user_for_token
+from grader.web import services
+from grader.web.auth import csrf
+from grader.web.database import get_session
+from grader.web.present import assignment_json, submission_json
+from grader.web.queries import own_submission, published_assignments
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def init_app(app: Flask) -> None:
+    """Register the API, exempt from CSRF (it takes no cookies), with JSON errors."""
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def error(message: str, status: int) -> Any:
+    """Return a JSON error response."""
+    return jsonify(error=message), status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    """Answer HTTP errors under /api/ as JSON, elsewhere as Flask would."""
+    if not request.path.startswith("/api/"):
+        return exc
+    if exc.code == 413:
+        limit = services.settings().upload_max_bytes
+        return error(f"The file is too large: the limit is {limit / 1024**2:g} MiB.", 413)
+    return error(exc.description or exc.name, exc.code or 500)
+
+
+@bp.before_request
+def authenticate() -> Any:
+    """Find the token's user, or answer 401."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = user_for_token(get_session(), token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        return error("A valid API token is required: send 'Authorization: Bearer <token>'.", 401)
+    get_session().commit()  # keep last_used_at
+    g.api_user = user
+    return None
+
+
+@bp.get("/assignments")
+def list_assignments() -> Any:
+    """List the published assignments with their deadlines."""
+    return jsonify(assignments=[assignment_json(a) for a in published_assignments(get_session())])
+
+
+@bp.post("/submissions")
+def submit() -> Any:
+    """Accept an upload (multipart `assignment`, `file`) and queue it: 202 with its id."""
+    upload = request.files.get("file")
+    slug = request.form.get("assignment", "").strip()
+    if upload is None or not slug:
+        return error("Send the multipart fields 'assignment' (a slug) and 'file'.", 400)
+    data = upload.read()
+    limit = services.settings().upload_max_bytes
+    if len(data) > limit:
+        return error(f"The file is too large: the limit is {limit / 1024**2:g} MiB.", 413)
+    try:
+        submission_id = services.accept_upload(
+            user_id=g.api_user.id, assignment_slug=slug, filename=upload.filename or "", data=data
+        )
+    except BadSubmission as exc:
+        return error(exc.student_message, 400)
+    return jsonify(id=submission_id), 202
+
+
+@bp.get("/submissions/<int:submission_id>")
+def show_submission(submission_id: int) -> Any:
+    """Return one of the caller's submissions (404 for anyone else's)."""
+    session = get_session()
+    sub = own_submission(session, g.api_user, submission_id)
+    if sub is None:
+        return error("No such submission.", 404)
+    return jsonify(submission_json(session, sub, sub.assignment))

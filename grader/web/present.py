@@ -1,0 +1,95 @@
+"""What students see of a submission: the `grader grade --json` fields, never staff details."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.models import Assignment, State, Submission, utcnow
+
+STUDENT_FIELDS = (
+    "status",
+    "outcome",
+    "score",
+    "max_score",
+    "metrics",
+    "criteria",
+    "student_message",
+    "log",
+    "resources",
+)
+
+
+def queue_position(session: Session, submission: Submission) -> int:
+    """Return 1 + the number of queued submissions ahead of this one."""
+    ahead = select(func.count()).where(Submission.state == State.QUEUED, Submission.id < submission.id)
+    return 1 + (session.scalar(ahead) or 0)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    """Return an ISO 8601 UTC timestamp (SQLite drops the zone, so assume UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.isoformat()
+
+
+def elapsed_seconds(started_at: dt.datetime | None) -> float | None:
+    """Return the seconds since `started_at`, if it is set."""
+    if started_at is None:
+        return None
+    if started_at.tzinfo is None:
+        started_at = started_at.replace(tzinfo=dt.timezone.utc)
+    return round((utcnow() - started_at).total_seconds(), 1)
+
+
+def _pending(session: Session, sub: Submission) -> dict[str, Any]:
+    """The result fields of a submission not graded yet, with where it is."""
+    body: dict[str, Any] = {f: None for f in STUDENT_FIELDS}
+    body.update(status=sub.state.value, metrics={}, criteria=[], log="", resources={})
+    if sub.state is State.QUEUED:
+        body["queue_position"] = queue_position(session, sub)
+        body["student_message"] = f"Waiting in the queue (position {body['queue_position']})."
+    else:
+        body["elapsed_s"] = elapsed_seconds(sub.started_at)
+        body["progress"] = dict(sub.progress or {})
+        body["student_message"] = "Running: training and evaluating your model."
+    return body
+
+
+def submission_json(session: Session, sub: Submission, assignment: Assignment) -> dict[str, Any]:
+    """Return a submission as a student may see it."""
+    if sub.state.is_final and sub.result:
+        body = {f: sub.result.get(f) for f in STUDENT_FIELDS}
+        body["status"] = sub.result.get("status", sub.state.value)
+    elif sub.state.is_final:
+        body = {f: None for f in STUDENT_FIELDS}
+        body.update(status=sub.state.value, outcome=sub.outcome, score=sub.score, max_score=sub.max_score)
+        body.update(metrics={}, criteria=[], log="", resources={})
+    else:
+        body = _pending(session, sub)
+    return {
+        "id": sub.id,
+        "assignment": assignment.slug,
+        "filename": sub.filename,
+        "state": sub.state.value,
+        **body,
+        "created_at": _iso(sub.created_at),
+        "started_at": _iso(sub.started_at),
+        "finished_at": _iso(sub.finished_at),
+    }
+
+
+def assignment_json(assignment: Assignment) -> dict[str, Any]:
+    """Return an assignment as anyone enrolled may see it."""
+    return {
+        "slug": assignment.slug,
+        "title": assignment.title,
+        "topic": assignment.topic,
+        "opens_at": _iso(assignment.opens_at),
+        "due_at": _iso(assignment.due_at),
+    }

@@ -1,0 +1,46 @@
+// Live deadlines and live submission status; no dependencies.
+"use strict";
+
+function describeRemaining(ms) {
+  if (ms <= 0) return "deadline passed";
+  const s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600);
+  const m = Math.floor(s % 3600 / 60), sec = s % 60;
+  return (d ? d + "d " : "") + h + "h " + m + "m " + sec + "s left";
+}
+
+function tickCountdowns() {
+  for (const el of document.querySelectorAll(".countdown[data-due]")) {
+    const left = Date.parse(el.dataset.due) - Date.now();
+    el.textContent = describeRemaining(left);
+    el.classList.toggle("past", left <= 0);
+  }
+}
+
+function describeStatus(s) {
+  if (s.state === "queued") return "queued (position " + s.queue_position + ")";
+  if (s.state === "running") {
+    const p = s.progress || {};
+    const epochs = p.epochs ? ", epoch " + (p.epoch || 0) + " of " + p.epochs : "";
+    return "running " + Math.round(s.elapsed_s || 0) + " s" + epochs;
+  }
+  return s.score === null ? s.status : s.status + ": " + s.score + " / " + s.max_score;
+}
+
+async function pollStatuses() {
+  const live = document.querySelectorAll("[data-poll]");
+  for (const el of live) {
+    const response = await fetch(el.dataset.poll, {headers: {Accept: "application/json"}});
+    if (!response.ok) continue;
+    const s = await response.json();
+    el.textContent = describeStatus(s);
+    el.className = "status status-" + s.status;
+    if (s.state !== "queued" && s.state !== "running") {
+      el.removeAttribute("data-poll");
+      if (/\/submissions\/\d+$/.test(location.pathname)) location.reload();  // show the full result
+    }
+  }
+}
+
+tickCountdowns();
+setInterval(tickCountdowns, 1000);
+setInterval(pollStatuses, 2000);

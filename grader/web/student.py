@@ -1,0 +1,90 @@
+"""Student pages: assignments with deadlines, uploads, their submissions with live status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from grader.core.errors import BadSubmission
+from grader.web import services
+from grader.web.auth import user_row
+from grader.web.database import get_session
+from grader.web.present import submission_json
+from grader.web.queries import own_submission, own_submissions, published_assignments
+
+bp = Blueprint("student", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the student pages."""
+    app.register_blueprint(bp)
+
+
+@bp.get("/")
+@login_required
+def assignments(errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    """List the assignments with deadlines, a countdown and an upload form each."""
+    listed = published_assignments(get_session())
+    limit = services.settings().upload_max_bytes
+    return render_template("assignments.html", assignments=listed, errors=errors or {}, limit=limit), status
+
+
+@bp.post("/assignments/<slug>/submit")
+@login_required
+def submit(slug: str) -> Any:
+    """Take an upload from the form; show any problem next to that assignment's form."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return assignments({slug: "Choose a .py, .zip or .ipynb file first."}, 400)
+    data = upload.read()
+    limit = services.settings().upload_max_bytes
+    if len(data) > limit:
+        return assignments({slug: f"The file is too large: the limit is {limit / 1024**2:g} MiB."}, 413)
+    try:
+        sid = services.accept_upload(
+            user_id=user_row(get_session()).id, assignment_slug=slug, filename=upload.filename, data=data
+        )
+    except BadSubmission as exc:
+        return assignments({slug: exc.student_message}, 400)
+    return redirect(url_for("student.submission", submission_id=sid))
+
+
+@bp.get("/submissions")
+@login_required
+def submissions() -> Any:
+    """List the student's own submissions with their live status."""
+    session = get_session()
+    rows = [submission_json(session, s, s.assignment) for s in own_submissions(session, user_row(session))]
+    return render_template("submissions.html", submissions=rows)
+
+
+def _visible(submission_id: int) -> dict[str, Any]:
+    """Return the submission as JSON if the user may see it, else 404."""
+    session = get_session()
+    sub = own_submission(session, user_row(session), submission_id)
+    if sub is None:
+        abort(404)
+    return submission_json(session, sub, sub.assignment)
+
+
+@bp.get("/submissions/<int:submission_id>")
+@login_required
+def submission(submission_id: int) -> Any:
+    """Show one submission: criteria with feedback, metrics, the captured log."""
+    return render_template("submission.html", s=_visible(submission_id))
+
+
+@bp.get("/submissions/<int:submission_id>/status.json")
+@login_required
+def submission_status(submission_id: int) -> Any:
+    """Return the submission's live status for the page to poll."""
+    return jsonify(_visible(submission_id))
+
+
+@bp.get("/submissions/<int:submission_id>/log")
+@login_required
+def submission_log(submission_id: int) -> Any:
+    """Return the run's captured output as plain text."""
+    return Response(_visible(submission_id)["log"] or "", mimetype="text/plain")

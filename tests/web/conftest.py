@@ -1,0 +1,136 @@
+"""Fixtures of the web tests: an app on a fresh database, a client, logins and a queue double."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from grader.config import Settings, load_settings
+from grader.db import transaction
+from grader.models import Assignment, Base, Role
+from grader.services.accounts import create_token, create_user
+from grader.web import create_app
+
+PASSWORD = "correct horse battery"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+UPLOAD_LIMIT = 64 * 1024
+
+
+class RecordingQueue:
+    """A GradingQueue double that records what it was asked to grade."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[int, bool]] = []
+
+    def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
+        self.enqueued.append((submission_id, rerun))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    name = f"grader_web_{uuid.uuid4().hex[:12]}"
+    server = sqlalchemy.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}")
+    yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'grader.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        {
+            "GRADER_DATA_DIR": str(tmp_path / "data"),
+            "GRADER_DATABASE_URL": database_url,
+            "GRADER_UPLOAD_MAX_BYTES": str(UPLOAD_LIMIT),
+        }
+    )
+
+
+@pytest.fixture
+def queue() -> RecordingQueue:
+    return RecordingQueue()
+
+
+@pytest.fixture
+def app(settings: Settings, queue: RecordingQueue) -> Iterator[Flask]:
+    app = create_app(settings, queue=queue, test_config={"TESTING": True})
+    engine = app.extensions["grader.engine"]
+    Base.metadata.create_all(engine)
+    with transaction(app.extensions["grader.sessions"]) as session:
+        session.add(Assignment(slug="digits-mlp", title="Digits with an MLP", topic=1))
+    yield app
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Accounts:
+    """Create users and tokens straight in the app's database."""
+
+    def __init__(self, app: Flask):
+        self.sessions = app.extensions["grader.sessions"]
+
+    def add(self, email: str, role: Role = Role.STUDENT, password: str = PASSWORD) -> int:
+        with transaction(self.sessions) as session:
+            return create_user(session, email=email, role=role, password=password).id
+
+    def token(self, email: str, role: Role = Role.STUDENT) -> str:
+        with transaction(self.sessions) as session:
+            user = create_user(session, email=email, role=role, password=PASSWORD)
+            return create_token(session, user)
+
+
+@pytest.fixture
+def accounts(app: Flask) -> Accounts:
+    return Accounts(app)
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
+    """Read the CSRF token from a page's form."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    """Log in and out through the real forms, CSRF token included."""
+
+    def __init__(self, client: FlaskClient):
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        token = csrf_token(self.client)
+        data = {"email": email, "password": password, "csrf_token": token}
+        return self.client.post("/auth/login", data=data)
+
+    def logout(self):
+        return self.client.post("/auth/logout", data={"csrf_token": csrf_token(self.client, "/")})
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)

@@ -1,0 +1,109 @@
+"""Student pages: assignments, submissions with live status, and nothing of anyone else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from grader.db import transaction
+from grader.models import Assignment, State
+from tests.web.conftest import UPLOAD_LIMIT
+from tests.web.helpers import add_scored, add_submission, submission_count
+
+
+def test_assignments_show_deadlines_with_a_countdown(app, client, auth, accounts):
+    with transaction(app.extensions["grader.sessions"]) as session:
+        due = dt.datetime(2025, 2, 13, 23, 59, tzinfo=dt.timezone.utc)
+        session.add(Assignment(slug="cnn", title="Images with a CNN", topic=3, due_at=due))
+        session.add(Assignment(slug="hidden", title="Not yet", topic=4, published=False))
+    accounts.add("ada@example.org")
+    auth.login("ada@example.org")
+    page = client.get("/").get_data(as_text=True)
+    assert "Images with a CNN" in page and "2025-02-13 23:59 UTC" in page
+    assert 'class="countdown" data-due="2025-02-13T23:59:00' in page
+    assert "Not yet" not in page
+    assert 'accept=".py,.zip,.ipynb"' in page
+
+
+def test_my_submissions_lists_only_mine_with_live_status(app, client, auth, accounts):
+    ada = accounts.add("ada@example.org")
+    bob = accounts.add("bob@example.org")
+    queued = add_submission(app, ada)
+    scored = add_scored(app, ada)
+    theirs = add_scored(app, bob)
+    auth.login("ada@example.org")
+    page = client.get("/submissions").get_data(as_text=True)
+    assert f'href="/submissions/{queued}"' in page and f'href="/submissions/{scored}"' in page
+    assert f'href="/submissions/{theirs}"' not in page
+    assert f'data-poll="/submissions/{queued}/status.json"' in page
+    assert "queued (position 1)" in page and "scored: 8.5 / 10" in page
+
+
+def test_submission_detail_shows_criteria_metrics_and_log_but_no_staff_detail(app, client, auth, accounts):
+    sid = add_scored(app, accounts.add("ada@example.org"))
+    auth.login("ada@example.org")
+    page = client.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert "Accuracy" in page and "Good accuracy." in page
+    assert "0.9712" in page and "epoch 5/5 loss 0.1" in page
+    assert "SECRET" not in page and "/srv" not in page
+
+
+def test_status_json_follows_a_running_submission(app, client, auth, accounts):
+    started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=12)
+    sid = add_submission(
+        app, accounts.add("ada@example.org"), State.RUNNING, started_at=started, progress={"epoch": 1, "epochs": 3}
+    )
+    auth.login("ada@example.org")
+    body = client.get(f"/submissions/{sid}/status.json").get_json()
+    assert body["state"] == "running" and body["progress"] == {"epoch": 1, "epochs": 3}
+    assert "running 12 s, epoch 1 of 3" in client.get(f"/submissions/{sid}").get_data(as_text=True)
+
+
+def test_another_students_submission_status_and_log_answer_404(app, client, auth, accounts):
+    theirs = add_scored(app, accounts.add("bob@example.org"))
+    accounts.add("ada@example.org")
+    auth.login("ada@example.org")
+    for path in (f"/submissions/{theirs}", f"/submissions/{theirs}/status.json", f"/submissions/{theirs}/log"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_own_log_is_plain_text(app, client, auth, accounts):
+    sid = add_scored(app, accounts.add("ada@example.org"))
+    auth.login("ada@example.org")
+    response = client.get(f"/submissions/{sid}/log")
+    assert response.mimetype == "text/plain"
+    assert "epoch 5/5" in response.get_data(as_text=True)
+
+
+def test_the_staff_page_shows_staff_detail_to_staff_only(app, client, auth, accounts):
+    from grader.models import Role
+
+    add_scored(app, accounts.add("bob@example.org"))
+    accounts.add("ta@example.org", Role.TA)
+    auth.login("ta@example.org")
+    page = client.get("/staff/submissions").get_data(as_text=True)
+    assert "bob@example.org" in page and "worker traceback" in page
+
+
+def test_a_too_large_form_upload_is_shown_in_place_and_nothing_is_stored(app, client, auth, accounts, queue):
+    from tests.web.conftest import csrf_token
+
+    accounts.add("ada@example.org")
+    auth.login("ada@example.org")
+    data = {"csrf_token": csrf_token(client, "/"), "file": (io.BytesIO(b"#" * (UPLOAD_LIMIT + 1)), "model.py")}
+    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert 'role="alert">The file is too large' in response.get_data(as_text=True)
+    assert queue.enqueued == [] and submission_count(app) == 0
+
+
+def test_a_form_upload_without_a_file_is_shown_in_place(app, client, auth, accounts, queue):
+    from tests.web.conftest import csrf_token
+
+    accounts.add("ada@example.org")
+    auth.login("ada@example.org")
+    data = {"csrf_token": csrf_token(client, "/")}
+    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Choose a .py, .zip or .ipynb file first." in response.get_data(as_text=True)
+    assert queue.enqueued == []
