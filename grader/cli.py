@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from grader.assignments import list_slugs, load_assignment
 from grader.config import Settings, load_settings
 from grader.core.errors import GraderError, SpecError
 from grader.core.grading import GradeResult
 from grader.core.outcomes import Status
+from grader.models import Role
 
 log = logging.getLogger("grader")
 
@@ -86,6 +90,90 @@ def references_build(slug: str | None, rebuild: bool, unsafe_no_sandbox: bool) -
                 )
     except GraderError as exc:
         _fail(exc, False)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="The port to listen on.")
+@click.option("--debug", is_flag=True, help="Reload on code changes and show tracebacks (never in production).")
+def serve_command(host: str, port: int, debug: bool) -> None:
+    """Serve the web app with Flask's development server (production: gunicorn)."""
+    from grader.web import create_app
+
+    create_app(load_settings()).run(host=host, port=port, debug=debug)
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts of students, TAs and instructors."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="student", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="The user's password.")
+@click.option("--name", default="", help="The user's full name.")
+def users_add(email: str, role: str, password: str, name: str) -> None:
+    """Add a user with a hashed password."""
+    from grader.services.accounts import AccountError, create_user
+
+    with _account_transaction() as session:
+        try:
+            user = create_user(session, email=email, role=Role(role), password=password, name=name)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {user.email} ({user.role.value})")
+
+
+@users_group.command("import")
+@click.argument("roster", type=click.File("r", encoding="utf-8-sig"))
+def users_import(roster) -> None:  # noqa: ANN001 - a click file
+    """Add every user of a CSV roster (email,name,role,password), or none if any line is wrong."""
+    from grader.services.roster import RosterError, import_roster
+
+    with _account_transaction() as session:
+        try:
+            users = import_roster(session, roster.read())
+        except RosterError as exc:
+            raise click.ClickException(f"{roster.name}: nothing imported:\n" + str(exc)) from exc
+    click.echo(f"imported {len(users)} users from {roster.name}")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens for the API and `grader submit`."""
+
+
+@tokens_group.command("create")
+@click.argument("email")
+def tokens_create(email: str) -> None:
+    """Create an API token for EMAIL and print it on the last line (it is stored only hashed)."""
+    from grader.services.accounts import create_token, find_user
+
+    with _account_transaction() as session:
+        user = find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"no user with email {email}")
+        token = create_token(session, user)
+    click.echo(f"API token for {user.email} (shown once; keep it secret):")
+    click.echo(token)
+
+
+@contextlib.contextmanager
+def _account_transaction() -> Iterator[Session]:
+    """A transaction on the configured database, with a clear error when it has no tables."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from grader.db import make_engine, make_sessions, transaction
+
+    engine = make_engine(load_settings().database_url)
+    try:
+        with transaction(make_sessions(engine)) as session:
+            yield session
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(f"the database is not ready (run `grader db upgrade`): {exc.orig}") from exc
+    finally:
+        engine.dispose()
 
 
 def _fail(exc: GraderError, as_json: bool) -> None:

@@ -1,0 +1,130 @@
+"""The account commands: users add, users import, tokens create."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from grader.cli import main
+from grader.db import make_engine, make_sessions, transaction
+from grader.models import ApiToken, Base, Role, User
+from grader.services.accounts import hash_token, user_for_token, verify_password
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Settings for the commands: a fresh SQLite database with its tables."""
+    url = f"sqlite:///{tmp_path / 'grader.db'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    return {"GRADER_DATABASE_URL": url, "GRADER_DATA_DIR": str(tmp_path)}
+
+
+@pytest.fixture
+def db(env):
+    engine = make_engine(env["GRADER_DATABASE_URL"])
+    yield make_sessions(engine)
+    engine.dispose()
+
+
+def invoke(env: dict[str, str], *args: str):
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def emails(db) -> list[str]:
+    with transaction(db) as session:
+        return sorted(session.scalars(select(User.email)))
+
+
+def test_users_add_stores_a_hashed_password(env, db):
+    result = invoke(env, "users", "add", "Ada@Example.org", "--role", "ta", "--password", "s3cret pw")
+    assert result.exit_code == 0, result.output
+    with transaction(db) as session:
+        user = verify_password(session, "ada@example.org", "s3cret pw")
+        assert user is not None and user.role is Role.TA
+        assert "s3cret" not in user.password_hash
+
+
+def test_users_add_refuses_a_duplicate_and_an_unknown_role(env):
+    assert invoke(env, "users", "add", "ada@example.org", "--password", "pw").exit_code == 0
+    again = invoke(env, "users", "add", "ada@example.org", "--password", "pw")
+    assert again.exit_code == 1 and "already exists" in again.output
+    bad_role = invoke(env, "users", "add", "bob@example.org", "--role", "dean", "--password", "pw")
+    assert bad_role.exit_code == 2 and "dean" in bad_role.output
+
+
+def test_users_add_without_tables_says_to_upgrade(tmp_path):
+    env = {"GRADER_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "GRADER_DATA_DIR": str(tmp_path)}
+    result = invoke(env, "users", "add", "ada@example.org", "--password", "pw")
+    assert result.exit_code == 1 and "grader db upgrade" in result.output
+
+
+def test_users_import_adds_every_row(env, db, tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "email,name,role,password\n"
+        "ada@example.org,Ada Lovelace,student,pw1\n"
+        "grace@example.org,Grace Hopper,TA,pw2\n"
+        "alan@example.org,Alan Turing,instructor,pw3\n"
+    )
+    result = invoke(env, "users", "import", str(roster))
+    assert result.exit_code == 0, result.output
+    assert "imported 3 users" in result.output
+    assert emails(db) == ["ada@example.org", "alan@example.org", "grace@example.org"]
+    with transaction(db) as session:
+        assert verify_password(session, "grace@example.org", "pw2").role is Role.TA
+
+
+def test_users_import_reports_every_bad_line_and_imports_nothing(env, db, tmp_path):
+    invoke(env, "users", "add", "taken@example.org", "--password", "pw")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "email,name,role,password\n"
+        "ok@example.org,Fine,student,pw\n"
+        "not-an-email,Bad Email,student,pw\n"
+        "bob@example.org,Bob,dean,pw\n"
+        "carol@example.org,Carol,student,\n"
+        "ok@example.org,Twice,student,pw\n"
+        "dan@example.org,Dan,student,pw,extra\n"
+    )
+    result = invoke(env, "users", "import", str(roster))
+    assert result.exit_code == 1
+    out = result.output
+    assert "nothing imported" in out
+    assert "line 3: email 'not-an-email' is not an email address" in out
+    assert "line 4: role 'dean' is not one of student, ta, instructor" in out
+    assert "line 5: the password is empty" in out
+    assert "line 6: ok@example.org already appears on line 2" in out
+    assert "line 7: more than 4 columns" in out
+    assert emails(db) == ["taken@example.org"]
+
+
+def test_users_import_refuses_existing_users_and_a_bad_header(env, db, tmp_path):
+    invoke(env, "users", "add", "taken@example.org", "--password", "pw")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("email,name,role,password\nnew@example.org,New,student,pw\nTAKEN@example.org,T,student,pw\n")
+    result = invoke(env, "users", "import", str(roster))
+    assert result.exit_code == 1 and "line 3: a user with email taken@example.org already exists" in result.output
+    assert emails(db) == ["taken@example.org"]
+    roster.write_text("mail,name,role\nx@example.org,X,student\n")
+    result = invoke(env, "users", "import", str(roster))
+    assert result.exit_code == 1 and "line 1: the header lacks email, password" in result.output
+
+
+def test_tokens_create_prints_the_token_on_its_last_line_and_stores_its_hash(env, db):
+    invoke(env, "users", "add", "ada@example.org", "--password", "pw")
+    result = invoke(env, "tokens", "create", "ada@example.org")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    with transaction(db) as session:
+        assert session.scalars(select(ApiToken.token_hash)).all() == [hash_token(token)]
+        assert user_for_token(session, token).email == "ada@example.org"
+
+
+def test_tokens_create_for_an_unknown_user_fails(env):
+    result = invoke(env, "tokens", "create", "nobody@example.org")
+    assert result.exit_code == 1 and "no user with email nobody@example.org" in result.output
