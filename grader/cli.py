@@ -159,6 +159,27 @@ def tokens_create(email: str) -> None:
     click.echo(token)
 
 
+@main.group("db")
+def db_group() -> None:
+    """The database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database at GRADER_DATABASE_URL to the latest schema (safe to repeat)."""
+    from grader.migrate import upgrade
+
+    url = load_settings().database_url
+    upgrade(url)
+    click.echo(f"database at {_without_password(url)} is up to date")
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @contextlib.contextmanager
 def _account_transaction() -> Iterator[Session]:
     """A transaction on the configured database, with a clear error when it has no tables."""

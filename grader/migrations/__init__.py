@@ -1,0 +1,1 @@
+"""Alembic migrations of grader's database, run by `grader db upgrade` (grader.migrate)."""
