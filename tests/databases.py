@@ -39,3 +39,13 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def migrated_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of a fresh database of `kind` at the latest schema."""
+    from grader.migrate import upgrade
+
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url)
+        yield url

@@ -1,0 +1,81 @@
+"""The grading queue: submission ids sent to Celery workers by task name, JSON only.
+
+The web side imports this module, never `workers/`: a message names its task
+("grader.grade_submission") and carries only the submission's id; the worker
+re-reads everything else from the database.
+
+Routing (queue names are stable; workers pick them with `-Q`):
+
+- a first run goes to `cpu`, which every worker consumes, so nothing waits for
+  hardware a deployment may not have; a GPU worker takes it and pins it to its
+  GPU, a CPU-only worker runs it on the CPU;
+- `gpu` is consumed only by workers with GPUs, for work that needs one;
+- `rerun` (regrading, low priority) is consumed by every worker after its
+  other queues.
+
+A GPU worker consumes `gpu,cpu,rerun`; a CPU-only worker `cpu,rerun`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+GRADE_TASK = "grader.grade_submission"
+SWEEP_TASK = "grader.sweep_stuck"
+GPU_QUEUE, CPU_QUEUE, RERUN_QUEUE = "gpu", "cpu", "rerun"
+FIRST_RUN_QUEUE = CPU_QUEUE
+
+
+def worker_queues(gpus: int) -> list[str]:
+    """The queues a worker with `gpus` GPUs consumes, most urgent first."""
+    return [GPU_QUEUE, CPU_QUEUE, RERUN_QUEUE] if gpus else [CPU_QUEUE, RERUN_QUEUE]
+
+
+class GradingQueue(Protocol):
+    """Where accepted submissions wait for a worker."""
+
+    def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
+        """Ask a worker to grade the submission (call only after its row is committed)."""
+
+
+def message_settings() -> dict[str, Any]:
+    """Celery settings the producer and the workers share: JSON only, never pickle."""
+    return {
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": FIRST_RUN_QUEUE,
+        "task_ignore_result": True,  # results live in the database, not in the broker
+    }
+
+
+class CeleryQueue:
+    """A GradingQueue on a Celery broker; the Celery app is built on first use."""
+
+    def __init__(self, broker_url: str):
+        self.broker_url = broker_url
+        self._app: Any = None
+
+    def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
+        """Send the grading task by name with the id as its only argument."""
+        queue = RERUN_QUEUE if rerun else FIRST_RUN_QUEUE
+        self.app.send_task(GRADE_TASK, args=[int(submission_id)], queue=queue)
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            from celery import Celery  # imported late: the web app starts without Celery
+
+            self._app = Celery("grader-producer", broker=self.broker_url, set_as_current=False)
+            self._app.conf.update(message_settings())
+        return self._app
+
+
+class RecordingQueue:
+    """A GradingQueue double that records what was enqueued (for unit tests)."""
+
+    def __init__(self) -> None:
+        self.enqueued: list[tuple[int, bool]] = []
+
+    def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
+        self.enqueued.append((submission_id, rerun))

@@ -1,0 +1,79 @@
+"""Accept an upload: check it whole, store it, commit its row, then enqueue it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.config import Settings
+from grader.core.errors import BadSubmission
+from grader.db import transaction
+from grader.models import Assignment, State, Submission, utcnow
+from grader.services.queue import GradingQueue
+from grader.services.submissions import UploadLimits, prepare_submission
+from grader.storage import BlobStore
+
+
+def accept_upload(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    queue: GradingQueue,
+    *,
+    user_id: int,
+    assignment_slug: str,
+    filename: str,
+    data: bytes,
+    settings: Settings,
+) -> int:
+    """Validate the upload, store it and queue it; return the submission id.
+
+    Raise BadSubmission (with the student's message) for an unknown or
+    unpublished assignment or an upload that fails any check; then nothing is stored.
+    """
+    with sessions() as session:
+        assignment_id = _open_assignment_id(session, assignment_slug)
+    check_whole(filename, data, UploadLimits(max_bytes=settings.upload_max_bytes), settings.run_dir)
+    sha = store.put(data)
+    now = utcnow()
+    with transaction(sessions) as session:
+        submission = Submission(
+            user_id=user_id,
+            assignment_id=assignment_id,
+            filename=_base_name(filename),
+            blob_sha256=sha,
+            size_bytes=len(data),
+            state=State.QUEUED,
+            created_at=now,
+            queued_at=now,
+        )
+        session.add(submission)
+        session.flush()
+        submission_id = submission.id
+    # After the commit: a worker that gets the message always finds the row and the blob.
+    queue.enqueue(submission_id)
+    return submission_id
+
+
+def _open_assignment_id(session: Session, slug: str) -> int:
+    """Return the id of the published assignment `slug`; BadSubmission if there is none."""
+    row = session.execute(select(Assignment.id, Assignment.published).where(Assignment.slug == slug)).first()
+    if row is None or not row.published:
+        shown = slug if slug.replace("-", "").replace("_", "").isalnum() and len(slug) <= 64 else "this"
+        raise BadSubmission(f"There is no open assignment {shown!r} to submit to.", f"assignment {slug!r}: {row}")
+    return row.id
+
+
+def check_whole(filename: str, data: bytes, limits: UploadLimits, scratch: Path) -> None:
+    """Run every check grading will run (zip safety, notebook conversion) in a throwaway folder."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=scratch) as folder:
+        prepare_submission(filename, data, Path(folder), limits)
+
+
+def _base_name(filename: str) -> str:
+    """The upload's own name, never a client's path, at most 255 characters."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip() or "submission"
+    return name[-255:]
