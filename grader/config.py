@@ -30,6 +30,21 @@ class Settings:
     broker_url: str
     secret_key: str | None  # None: generated once and kept in data_dir
     max_attempts: int  # deliveries of one submission before it ends as an infrastructure error
+    task_soft_time_limit: float = 1800.0  # s; above any sandbox wall limit (a run may first build references)
+    heartbeat_seconds: float = 5.0  # how often a running submission proves its worker is alive
+    stale_after_seconds: float = 60.0  # a running submission without a heartbeat this long is requeued
+    queued_stale_after_seconds: float = 900.0  # a queued submission not picked up this long is sent again
+    sweep_seconds: float = 30.0  # how often each worker sweeps for stuck submissions
+
+    @property
+    def task_time_limit(self) -> float:
+        """The hard limit: the soft limit plus time to write the result."""
+        return self.task_soft_time_limit + 120.0
+
+    @property
+    def visibility_timeout(self) -> float:
+        """Redis redelivers an unacknowledged message after this; above the hard limit so it never does so mid-run."""
+        return self.task_time_limit + 600.0
 
 
 def _default_run_dir() -> Path:
@@ -65,4 +80,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         broker_url=env.get("GRADER_BROKER_URL", f"sqla+sqlite:///{data_dir / 'broker.db'}"),
         secret_key=env.get("GRADER_SECRET_KEY") or None,
         max_attempts=int(env.get("GRADER_MAX_ATTEMPTS", 3)),
+        task_soft_time_limit=float(env.get("GRADER_TASK_SOFT_TIME_LIMIT", 1800)),
+        heartbeat_seconds=float(env.get("GRADER_HEARTBEAT_SECONDS", 5)),
+        stale_after_seconds=float(env.get("GRADER_STALE_AFTER_SECONDS", 60)),
+        queued_stale_after_seconds=float(env.get("GRADER_QUEUED_STALE_AFTER_SECONDS", 900)),
+        sweep_seconds=float(env.get("GRADER_SWEEP_SECONDS", 30)),
     )
