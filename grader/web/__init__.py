@@ -17,13 +17,15 @@ def create_app(
     settings: Settings | None = None, *, queue: Any = None, test_config: dict[str, Any] | None = None
 ) -> Flask:
     """Build the app: database, accounts, CSRF and the blueprints."""
-    from grader.web import api, auth, database, health, services, staff, student
+    from grader.web import api, auth, database, errors, health, services, staff, student
 
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or _stored_secret_key(settings.data_dir),
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + MULTIPART_SLACK,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
         GRADER_SETTINGS=settings,
     )
     if test_config:
@@ -31,7 +33,7 @@ def create_app(
     database.init_app(app, settings)
     services.init_app(app, settings, queue)
     auth.init_app(app)
-    for module in (health, api, student, staff):
+    for module in (errors, health, api, student, staff):
         module.init_app(app)
     return app
 

@@ -5,39 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 
 from grader.core.errors import BadSubmission
 from grader.services.accounts import user_for_token
 from grader.web import services
 from grader.web.auth import csrf
 from grader.web.database import get_session
+from grader.web.errors import error, too_large_message
 from grader.web.present import assignment_json, submission_json
-from grader.web.queries import own_submission, published_assignments
+from grader.web.queries import published_assignments, visible_submission
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 def init_app(app: Flask) -> None:
-    """Register the API, exempt from CSRF (it takes no cookies), with JSON errors."""
+    """Register the API, exempt from CSRF (it takes no cookies)."""
     csrf.exempt(bp)
     app.register_blueprint(bp)
-    app.register_error_handler(HTTPException, _http_error)
-
-
-def error(message: str, status: int) -> Any:
-    """Return a JSON error response."""
-    return jsonify(error=message), status
-
-
-def _http_error(exc: HTTPException) -> Any:
-    """Answer HTTP errors under /api/ as JSON, elsewhere as Flask would."""
-    if not request.path.startswith("/api/"):
-        return exc
-    if exc.code == 413:
-        limit = services.settings().upload_max_bytes
-        return error(f"The file is too large: the limit is {limit / 1024**2:g} MiB.", 413)
-    return error(exc.description or exc.name, exc.code or 500)
 
 
 @bp.before_request
@@ -66,9 +50,8 @@ def submit() -> Any:
     if upload is None or not slug:
         return error("Send the multipart fields 'assignment' (a slug) and 'file'.", 400)
     data = upload.read()
-    limit = services.settings().upload_max_bytes
-    if len(data) > limit:
-        return error(f"The file is too large: the limit is {limit / 1024**2:g} MiB.", 413)
+    if len(data) > services.settings().upload_max_bytes:
+        return error(too_large_message(), 413)
     try:
         submission_id = services.accept_upload(
             user_id=g.api_user.id, assignment_slug=slug, filename=upload.filename or "", data=data
@@ -82,7 +65,7 @@ def submit() -> Any:
 def show_submission(submission_id: int) -> Any:
     """Return one of the caller's submissions (404 for anyone else's)."""
     session = get_session()
-    sub = own_submission(session, g.api_user, submission_id)
+    sub = visible_submission(session, g.api_user, submission_id)
     if sub is None:
         return error("No such submission.", 404)
     return jsonify(submission_json(session, sub, sub.assignment))

@@ -14,7 +14,7 @@ def published_assignments(session: Session) -> list[Assignment]:
     return sorted(session.scalars(query), key=lambda a: (a.due_at is None, a.due_at or 0, a.slug))
 
 
-def own_submission(session: Session, user: User, submission_id: int) -> Submission | None:
+def visible_submission(session: Session, user: User, submission_id: int) -> Submission | None:
     """Return the submission if it belongs to `user` (staff see all), else None."""
     sub = session.get(Submission, submission_id)
     if sub is None or (sub.user_id != user.id and not user.role.is_staff):

@@ -11,8 +11,9 @@ from grader.core.errors import BadSubmission
 from grader.web import services
 from grader.web.auth import user_row
 from grader.web.database import get_session
+from grader.web.errors import too_large_message
 from grader.web.present import submission_json
-from grader.web.queries import own_submission, own_submissions, published_assignments
+from grader.web.queries import own_submissions, published_assignments, visible_submission
 
 bp = Blueprint("student", __name__)
 
@@ -24,11 +25,16 @@ def init_app(app: Flask) -> None:
 
 @bp.get("/")
 @login_required
-def assignments(errors: dict[str, str] | None = None, status: int = 200) -> Any:
+def assignments() -> Any:
     """List the assignments with deadlines, a countdown and an upload form each."""
+    return render_assignments({}, 200)
+
+
+def render_assignments(errors: dict[str, str], status: int) -> Any:
+    """Render the assignments page with upload errors shown next to their forms."""
     listed = published_assignments(get_session())
     limit = services.settings().upload_max_bytes
-    return render_template("assignments.html", assignments=listed, errors=errors or {}, limit=limit), status
+    return render_template("assignments.html", assignments=listed, errors=errors, limit=limit), status
 
 
 @bp.post("/assignments/<slug>/submit")
@@ -37,17 +43,16 @@ def submit(slug: str) -> Any:
     """Take an upload from the form; show any problem next to that assignment's form."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return assignments({slug: "Choose a .py, .zip or .ipynb file first."}, 400)
+        return render_assignments({slug: "Choose a .py, .zip or .ipynb file first."}, 400)
     data = upload.read()
-    limit = services.settings().upload_max_bytes
-    if len(data) > limit:
-        return assignments({slug: f"The file is too large: the limit is {limit / 1024**2:g} MiB."}, 413)
+    if len(data) > services.settings().upload_max_bytes:
+        return render_assignments({slug: too_large_message()}, 413)
     try:
         sid = services.accept_upload(
             user_id=user_row(get_session()).id, assignment_slug=slug, filename=upload.filename, data=data
         )
     except BadSubmission as exc:
-        return assignments({slug: exc.student_message}, 400)
+        return render_assignments({slug: exc.student_message}, 400)
     return redirect(url_for("student.submission", submission_id=sid))
 
 
@@ -63,7 +68,7 @@ def submissions() -> Any:
 def _visible(submission_id: int) -> dict[str, Any]:
     """Return the submission as JSON if the user may see it, else 404."""
     session = get_session()
-    sub = own_submission(session, user_row(session), submission_id)
+    sub = visible_submission(session, user_row(session), submission_id)
     if sub is None:
         abort(404)
     return submission_json(session, sub, sub.assignment)

@@ -15,21 +15,12 @@ from grader.config import Settings, load_settings
 from grader.db import transaction
 from grader.models import Assignment, Base, Role
 from grader.services.accounts import create_token, create_user
+from grader.services.queue import RecordingQueue
 from grader.web import create_app
 
 PASSWORD = "correct horse battery"
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 UPLOAD_LIMIT = 64 * 1024
-
-
-class RecordingQueue:
-    """A GradingQueue double that records what it was asked to grade."""
-
-    def __init__(self) -> None:
-        self.enqueued: list[tuple[int, bool]] = []
-
-    def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
-        self.enqueued.append((submission_id, rerun))
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from grader.config import load_settings
+from grader.services.queue import RecordingQueue
 from grader.web import create_app
 from grader.web.health import add_readiness_check
-from tests.web.conftest import RecordingQueue
 
 
 def test_up_answers_200(client):

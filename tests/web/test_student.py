@@ -107,3 +107,15 @@ def test_a_form_upload_without_a_file_is_shown_in_place(app, client, auth, accou
     assert response.status_code == 400
     assert "Choose a .py, .zip or .ipynb file first." in response.get_data(as_text=True)
     assert queue.enqueued == []
+
+
+def test_an_upload_over_the_request_limit_is_shown_in_place(app, client, auth, accounts, queue):
+    from tests.web.conftest import csrf_token
+
+    accounts.add("ada@example.org")
+    auth.login("ada@example.org")
+    data = {"csrf_token": csrf_token(client, "/"), "file": (io.BytesIO(b"#" * (UPLOAD_LIMIT * 4)), "model.py")}
+    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert 'role="alert">The file is too large: the limit is 0.0625 MiB.' in response.get_data(as_text=True)
+    assert queue.enqueued == [] and submission_count(app) == 0
