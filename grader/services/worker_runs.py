@@ -1,0 +1,253 @@
+"""What a worker does with a submission id: claim it, grade it, record exactly one result.
+
+The submission row is the source of truth, not the message. A worker claims a
+row in one UPDATE (queued, or running with a stale heartbeat) and increments
+`attempts`; the attempt number it got is its fencing token: it writes the final
+result only while the row is still running under that attempt. So a message
+delivered twice, or a worker thought dead that wakes up, never grades twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.assignments import load_assignment
+from grader.config import Settings
+from grader.core.errors import GraderError, InfrastructureError
+from grader.core.grading import Evaluation, GradeResult, grade
+from grader.core.outcomes import Outcome, Status
+from grader.db import transaction
+from grader.models import Assignment, State, Submission, utcnow
+from grader.services.queue import GradingQueue
+from grader.storage import BlobStore
+
+log = logging.getLogger("grader.worker")
+
+GAVE_UP = (
+    "Grading failed on our side several times, so this submission was not graded. "
+    "This is not your fault and does not count against you; staff have been told, or upload it again."
+)
+
+
+class Grader(Protocol):
+    def grade_upload(self, name: str, data: bytes, assignment: Any) -> GradeResult: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One attempt at one submission; `attempt` is the fencing token."""
+
+    submission_id: int
+    attempt: int
+    slug: str
+    filename: str
+    blob_sha256: str
+
+
+def worker_name() -> str:
+    """Name this process the way rows record it: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_submission(
+    submission_id: int,
+    *,
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    grader: Grader | Callable[[], Grader],
+    settings: Settings,
+    worker: str | None = None,
+) -> State | None:
+    """Grade the submission if this worker wins its claim; return the final state written, or None.
+
+    InfrastructureError (after putting the row back in the queue) means: retry later.
+    """
+    claim = claim_submission(sessions, submission_id, worker or worker_name(), settings)
+    if claim is None:
+        log.info("submission %s: not claimable (final, or running elsewhere); skipped", submission_id)
+        return None
+    log.info("submission %s: attempt %s started", submission_id, claim.attempt)
+    if claim.attempt > settings.max_attempts:
+        return give_up(sessions, claim, settings, f"attempt {claim.attempt} > max_attempts {settings.max_attempts}")
+    with Heartbeat(sessions, claim, settings.heartbeat_seconds):
+        try:
+            result = _grade(claim, store, grader() if callable(grader) else grader, settings)
+        except GraderError as exc:  # ours or staff's (a broken assignment): never a graded zero
+            release(sessions, claim, exc.staff_detail)
+            raise InfrastructureError(exc.staff_detail) from exc
+    return record_result(sessions, claim, result)
+
+
+def _grade(claim: Claim, store: BlobStore, grader: Grader, settings: Settings) -> GradeResult:
+    """Load the assignment and the blob and grade; infrastructure problems raise."""
+    assignment = load_assignment(claim.slug, settings)
+    try:
+        data = store.read(claim.blob_sha256)
+    except OSError as exc:
+        raise InfrastructureError(f"blob {claim.blob_sha256} of submission {claim.submission_id}: {exc}") from exc
+    result = grader.grade_upload(claim.filename, data, assignment)
+    if result.status is Status.ERROR:
+        raise InfrastructureError(f"grading ended in {result.outcome.value}: {result.evaluation.staff_detail}")
+    return result
+
+
+def claim_submission(sessions: sessionmaker[Session], submission_id: int, worker: str, settings: Settings):
+    """Claim the row for one attempt in one transaction; None if it is final or running elsewhere."""
+    now = utcnow()
+    stale = now - dt.timedelta(seconds=settings.stale_after_seconds)
+    claimable = or_(
+        Submission.state == State.QUEUED,
+        and_(
+            Submission.state == State.RUNNING, or_(Submission.heartbeat_at.is_(None), Submission.heartbeat_at < stale)
+        ),
+    )
+    with transaction(sessions) as session:
+        changed = session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, claimable)
+            .values(
+                state=State.RUNNING,
+                attempts=Submission.attempts + 1,
+                started_at=now,
+                heartbeat_at=now,
+                worker=worker[:200],
+                progress=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:
+            return None
+        row = session.execute(
+            select(Submission.attempts, Submission.filename, Submission.blob_sha256, Assignment.slug)
+            .join(Assignment, Assignment.id == Submission.assignment_id)
+            .where(Submission.id == submission_id)
+        ).one()
+    return Claim(submission_id, row.attempts, row.slug, row.filename, row.blob_sha256)
+
+
+def _fenced(claim: Claim):
+    """The condition under which this attempt may still write: running, and still its attempt."""
+    return and_(
+        Submission.id == claim.submission_id,
+        Submission.state == State.RUNNING,
+        Submission.attempts == claim.attempt,
+    )
+
+
+def _write_fenced(sessions: sessionmaker[Session], claim: Claim, **values: Any) -> bool:
+    """Update the row if this attempt still owns it; return whether it did."""
+    with transaction(sessions) as session:
+        changed = session.execute(
+            update(Submission).where(_fenced(claim)).values(**values).execution_options(synchronize_session=False)
+        )
+    return changed.rowcount == 1
+
+
+def record_result(sessions: sessionmaker[Session], claim: Claim, result: GradeResult) -> State | None:
+    """Write the final result if this attempt still owns the row; return the state written."""
+    state = State(result.status.value)
+    written = _write_fenced(
+        sessions,
+        claim,
+        state=state,
+        finished_at=utcnow(),
+        heartbeat_at=utcnow(),
+        evaluation=result.evaluation.to_json(),
+        result=result.to_json(),
+        outcome=result.outcome.value,
+        score=result.score,
+        max_score=result.max_score,
+        error_detail=None if state is State.SCORED else result.evaluation.staff_detail[:20000],
+    )
+    log.info(
+        "submission %s: attempt %s %s", claim.submission_id, claim.attempt, state.value if written else "fenced off"
+    )
+    return state if written else None
+
+
+def release(sessions: sessionmaker[Session], claim: Claim, detail: str) -> None:
+    """Put a failed attempt back in the queue (the attempt still counts towards the cap)."""
+    if _write_fenced(sessions, claim, state=State.QUEUED, queued_at=utcnow(), error_detail=detail[:20000]):
+        log.warning(
+            "submission %s: attempt %s failed on our side: %s", claim.submission_id, claim.attempt, detail[:500]
+        )
+
+
+def give_up(sessions: sessionmaker[Session], claim: Claim, settings: Settings, detail: str) -> State | None:
+    """End the submission as an infrastructure error that never costs the student."""
+    result = error_result(claim.slug, settings, detail)
+    log.error("submission %s: giving up: %s", claim.submission_id, detail)
+    return record_result(sessions, claim, result)
+
+
+def error_result(slug: str, settings: Settings, detail: str) -> GradeResult:
+    """A result with no grade: the rubric's criteria at zero, marked as our failure."""
+    evaluation = Evaluation(Outcome.SANDBOX_ERROR, {}, GAVE_UP, detail, "", {}, {"assignment": slug})
+    try:
+        return grade(evaluation, load_assignment(slug, settings).rubric, {})
+    except GraderError:
+        return GradeResult(Status.ERROR, evaluation, None, 0.0, ())
+
+
+class Heartbeat:
+    """Prove, every few seconds, that this attempt's worker is alive (a thread)."""
+
+    def __init__(self, sessions: sessionmaker[Session], claim: Claim, seconds: float):
+        self.sessions, self.claim, self.seconds = sessions, claim, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claim.submission_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.seconds):
+            try:
+                _write_fenced(self.sessions, self.claim, heartbeat_at=utcnow())
+            except Exception:  # a missed beat is not fatal; the sweep's threshold is many beats long
+                log.exception("submission %s: heartbeat failed", self.claim.submission_id)
+
+
+def sweep_stuck(sessions: sessionmaker[Session], queue: GradingQueue, settings: Settings) -> list[int]:
+    """Requeue submissions stuck running (stale heartbeat) or queued too long; return their ids.
+
+    Resending a message is always safe: the claim lets only one delivery grade.
+    A stuck row past its attempt cap still gets a message: its claim ends it as `error`.
+    """
+    now = utcnow()
+    stale_running = and_(
+        Submission.state == State.RUNNING,
+        Submission.heartbeat_at < now - dt.timedelta(seconds=settings.stale_after_seconds),
+    )
+    stale_queued = and_(
+        Submission.state == State.QUEUED,
+        Submission.queued_at < now - dt.timedelta(seconds=settings.queued_stale_after_seconds),
+    )
+    with transaction(sessions) as session:
+        ids = list(session.scalars(select(Submission.id).where(or_(stale_running, stale_queued))))
+        if ids:
+            session.execute(
+                update(Submission)
+                .where(Submission.id.in_(ids), or_(stale_running, stale_queued))
+                .values(state=State.QUEUED, queued_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    for submission_id in ids:  # after the commit, like every enqueue
+        log.warning("submission %s: stuck; requeued by the sweep", submission_id)
+        queue.enqueue(submission_id)
+    return ids

@@ -1,0 +1,161 @@
+"""run_submission and sweep_stuck with a grader double, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import update
+
+from grader.config import PROJECT_ROOT, load_settings
+from grader.core.errors import InfrastructureError
+from grader.core.grading import Evaluation, grade
+from grader.core.outcomes import Outcome
+from grader.db import transaction
+from grader.models import Assignment, Role, State, Submission, User, utcnow
+from grader.services.queue import RecordingQueue
+from grader.services.worker_runs import claim_submission, record_result, run_submission, sweep_stuck
+from grader.storage import BlobStore
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+
+
+class FakeGrader:
+    """Scores every upload 1.0 accuracy without running anything; counts its calls."""
+
+    def __init__(self, fail_with: Exception | None = None):
+        self.calls = 0
+        self.fail_with = fail_with
+
+    def grade_upload(self, name, data, assignment):
+        self.calls += 1
+        if self.fail_with:
+            raise self.fail_with
+        metrics = {"accuracy": 0.95, "macro_f1": 0.95, "parameters": 100}
+        return grade(Evaluation(Outcome.OK, metrics, "ok", "ok", "", {}, {}), assignment.rubric, {})
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(
+        {
+            "GRADER_ASSIGNMENTS_DIR": str(FIXTURES / "assignments"),
+            "GRADER_RUBRICS_DIR": str(FIXTURES / "rubrics"),
+            "GRADER_MAX_ATTEMPTS": "2",
+            "GRADER_STALE_AFTER_SECONDS": "30",
+            "GRADER_QUEUED_STALE_AFTER_SECONDS": "60",
+        }
+    )
+
+
+@pytest.fixture
+def submission(sessions, tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    sha = store.put(b"def build_model(i, n):\n    pass\n")
+    with transaction(sessions) as session:
+        user = User(email="ada@example.org", role=Role.STUDENT, password_hash="x")
+        assignment = Assignment(slug="quick-digits", title="Q")
+        session.add_all([user, assignment])
+        session.flush()
+        row = Submission(user_id=user.id, assignment_id=assignment.id, filename="m.py", blob_sha256=sha, size_bytes=9)
+        session.add(row)
+        session.flush()
+        return row.id, store
+
+
+def row(sessions, sid) -> Submission:
+    with sessions() as session:
+        return session.get(Submission, sid)
+
+
+def age(sessions, sid, seconds, **extra):
+    """Pretend the row's heartbeat and queueing happened `seconds` ago."""
+    past = utcnow() - dt.timedelta(seconds=seconds)
+    with transaction(sessions) as session:
+        session.execute(
+            update(Submission).where(Submission.id == sid).values(heartbeat_at=past, queued_at=past, **extra)
+        )
+
+
+def test_a_submission_is_graded_once(sessions, submission, settings):
+    sid, store = submission
+    grader = FakeGrader()
+    assert run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings) is State.SCORED
+    assert run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings) is None
+    done = row(sessions, sid)
+    assert (grader.calls, done.state, done.attempts, done.score) == (1, State.SCORED, 1, 100.0)
+    assert done.result["status"] == "scored" and done.finished_at is not None
+
+
+def test_concurrent_deliveries_grade_once(sessions, submission, settings):
+    sid, store = submission
+    grader, results = FakeGrader(), []
+
+    def deliver():
+        results.append(run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert grader.calls == 1 and sorted(map(str, results)) == sorted(map(str, [State.SCORED, None, None, None]))
+    assert row(sessions, sid).attempts == 1
+
+
+def test_a_fresh_running_row_is_left_alone_and_a_stale_one_is_taken_over(sessions, submission, settings):
+    sid, store = submission
+    first = claim_submission(sessions, sid, "a:1", settings)
+    assert claim_submission(sessions, sid, "b:2", settings) is None
+    age(sessions, sid, 31)
+    second = claim_submission(sessions, sid, "b:2", settings)
+    assert (first.attempt, second.attempt) == (1, 2)
+    late = FakeGrader().grade_upload("m.py", b"", _quick(settings))
+    assert record_result(sessions, first, late) is None  # the old attempt is fenced off
+    assert record_result(sessions, second, late) is State.SCORED
+    assert row(sessions, sid).worker == "b:2"
+
+
+def _quick(settings):
+    from grader.assignments import load_assignment
+
+    return load_assignment("quick-digits", settings)
+
+
+def test_infrastructure_errors_requeue_and_the_cap_ends_in_error(sessions, submission, settings):
+    sid, store = submission
+    grader = FakeGrader(fail_with=InfrastructureError("sandbox broke"))
+    for attempt in (1, 2):
+        with pytest.raises(InfrastructureError):
+            run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings)
+        assert (row(sessions, sid).state, row(sessions, sid).attempts) == (State.QUEUED, attempt)
+    assert run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings) is State.ERROR
+    final = row(sessions, sid)
+    assert (grader.calls, final.state, final.outcome, final.score) == (2, State.ERROR, "sandbox_error", None)
+    assert "not your fault" in final.result["student_message"]
+
+
+def test_a_missing_blob_is_our_failure(sessions, submission, settings):
+    sid, store = submission
+    store.path(row(sessions, sid).blob_sha256).unlink()
+    with pytest.raises(InfrastructureError):
+        run_submission(sid, sessions=sessions, store=store, grader=FakeGrader(), settings=settings)
+    assert row(sessions, sid).state is State.QUEUED
+
+
+def test_the_sweep_requeues_stuck_rows_only(sessions, submission, settings):
+    sid, _ = submission
+    queue = RecordingQueue()
+    assert sweep_stuck(sessions, queue, settings) == []  # just queued
+    claim_submission(sessions, sid, "a:1", settings)
+    assert sweep_stuck(sessions, queue, settings) == []  # running with a fresh heartbeat
+    age(sessions, sid, 31)
+    assert sweep_stuck(sessions, queue, settings) == [sid]
+    assert row(sessions, sid).state is State.QUEUED and queue.enqueued == [(sid, False)]
+    age(sessions, sid, 61)
+    assert sweep_stuck(sessions, queue, settings) == [sid]  # queued too long: sent again
+    with transaction(sessions) as session:
+        session.execute(update(Submission).where(Submission.id == sid).values(state=State.SCORED))
+    age(sessions, sid, 1000)
+    assert sweep_stuck(sessions, queue, settings) == []
