@@ -1,9 +1,8 @@
-"""Fixtures of the web tests: an app on a fresh database, a client, logins and a queue double."""
+"""Fixtures of the web tests: an app on a fresh migrated database, a client, logins and a queue double."""
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,36 +12,21 @@ from flask.testing import FlaskClient
 
 from grader.config import Settings, load_settings
 from grader.db import transaction
-from grader.models import Assignment, Base, Role
+from grader.models import Assignment, Role
 from grader.services.accounts import create_token, create_user
 from grader.services.queue import RecordingQueue
 from grader.web import create_app
+from tests.databases import migrated_database
 
 PASSWORD = "correct horse battery"
-POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 UPLOAD_LIMIT = 64 * 1024
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    name = f"grader_web_{uuid.uuid4().hex[:12]}"
-    server = sqlalchemy.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sqlalchemy.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}")
-    yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    server.dispose()
-
-
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'grader.db'}"
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite database at the latest migration."""
+    with migrated_database("sqlite", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -64,13 +48,10 @@ def queue() -> RecordingQueue:
 @pytest.fixture
 def app(settings: Settings, queue: RecordingQueue) -> Iterator[Flask]:
     app = create_app(settings, queue=queue, test_config={"TESTING": True})
-    engine = app.extensions["grader.engine"]
-    Base.metadata.create_all(engine)
     with transaction(app.extensions["grader.sessions"]) as session:
         session.add(Assignment(slug="digits-mlp", title="Digits with an MLP", topic=1))
     yield app
-    Base.metadata.drop_all(engine)
-    engine.dispose()
+    app.extensions["grader.engine"].dispose()
 
 
 @pytest.fixture

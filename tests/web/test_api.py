@@ -8,6 +8,7 @@ import io
 import pytest
 
 from grader.models import Role, State
+from tests.databases import KINDS, migrated_database
 from tests.web.conftest import UPLOAD_LIMIT
 from tests.web.helpers import SCORED_RESULT, add_scored, add_submission, submission_count
 
@@ -24,12 +25,11 @@ STUDENT_FIELDS = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=KINDS)
 def database_url(request, tmp_path):
-    """Run every API test on both databases."""
-    if request.param == "postgresql":
-        return request.getfixturevalue("postgres_url")
-    return f"sqlite:///{tmp_path / 'grader.db'}"
+    """Run every API test on a fresh migrated SQLite and PostgreSQL database."""
+    with migrated_database(request.param, tmp_path) as url:
+        yield url
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,18 +11,16 @@ from sqlalchemy import select
 
 from grader.cli import main
 from grader.db import make_engine, make_sessions, transaction
-from grader.models import ApiToken, Base, Role, User
+from grader.models import ApiToken, Role, User
 from grader.services.accounts import hash_token, user_for_token, verify_password
+from tests.databases import migrated_database
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """Settings for the commands: a fresh SQLite database with its tables."""
-    url = f"sqlite:///{tmp_path / 'grader.db'}"
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    return {"GRADER_DATABASE_URL": url, "GRADER_DATA_DIR": str(tmp_path)}
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings for the commands: a fresh SQLite database at the latest migration."""
+    with migrated_database("sqlite", tmp_path) as url:
+        yield {"GRADER_DATABASE_URL": url, "GRADER_DATA_DIR": str(tmp_path)}
 
 
 @pytest.fixture
