@@ -24,6 +24,7 @@ from grader.core.outcomes import Outcome
 from grader.core.predictions import to_class_ids
 from grader.datasets import PreparedData, prepare_dataset
 from grader.files import make_readable
+from grader.gpu import Gpu, GpuMonitor
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
 from grader.services import outputs
 from grader.services.submissions import PreparedSubmission, UploadLimits, prepare_submission
@@ -47,11 +48,19 @@ PHASES = {
 class Evaluator:
     """Runs submissions of assignments in a sandbox and measures them."""
 
-    def __init__(self, runner: Runner, cache_dir: Path, run_dir: Path, upload_limits: UploadLimits = UploadLimits()):
+    def __init__(
+        self,
+        runner: Runner,
+        cache_dir: Path,
+        run_dir: Path,
+        upload_limits: UploadLimits = UploadLimits(),
+        gpu: Gpu | None = None,
+    ):
         self.runner = runner
         self.cache_dir = cache_dir
         self.run_dir = run_dir
         self.upload_limits = upload_limits
+        self.gpu = gpu  # runs are pinned to this GPU; None: CPU only
 
     def evaluate(self, name: str, data: bytes, assignment: Assignment) -> Evaluation:
         """Evaluate an uploaded file; infrastructure failures raise InfrastructureError."""
@@ -76,9 +85,11 @@ class Evaluator:
         output.mkdir()
         job_dir.mkdir()
         spec = self._run_spec(prepared, assignment, dataset, output, job_dir)
-        result = self.runner.run(spec)
+        result, gpu_usage = self._run_measured(spec)
         report = outputs.read_json(output / "report.json")
         environment = _environment(assignment, dataset, prepared, report)
+        if gpu_usage:
+            environment["gpu"] = gpu_usage
         log_text = "".join(f"[grader] {n}\n" for n in prepared.notes) + result.log
         resources = {
             "wall_s": round(result.wall_s, 3),
@@ -109,6 +120,14 @@ class Evaluator:
             resources,
             environment,
         )
+
+    def _run_measured(self, spec: RunSpec) -> tuple[RunResult, dict[str, Any] | None]:
+        """Run the spec; on a GPU, also record the device, its peak memory and utilisation."""
+        if self.gpu is None:
+            return self.runner.run(spec), None
+        with GpuMonitor(self.gpu) as monitor:
+            result = self.runner.run(spec)
+        return result, monitor.summary()
 
     def _run_spec(
         self, prepared: PreparedSubmission, assignment: Assignment, dataset: PreparedData, output: Path, job_dir: Path
@@ -146,9 +165,10 @@ class Evaluator:
             argv=(sys.executable, "-s", "-c", launcher, f"{see['job']}/job.json"),
             mounts=(harness, *mounts.values()),
             limits=spec.limits,
-            env=_sandbox_env(spec.training.seed),
+            env={**_sandbox_env(spec.training.seed), **(self.gpu.sandbox_env() if self.gpu else {})},
             cwd="/tmp",
             hidden=_hidden_data_paths(),
+            devices=self.gpu.device_nodes() if self.gpu else (),
         )
 
 

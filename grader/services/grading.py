@@ -8,6 +8,7 @@ from grader.assignments import Assignment
 from grader.config import Settings
 from grader.core.grading import GradeResult, grade
 from grader.core.outcomes import Outcome
+from grader.gpu import Gpu
 from grader.sandbox.spec import Runner
 from grader.services.evaluation import Evaluator
 from grader.services.references import ReferenceResults
@@ -17,10 +18,10 @@ from grader.services.submissions import UploadLimits
 class GradingService:
     """The grading pipeline, wired to one runner and one cache."""
 
-    def __init__(self, settings: Settings, runner: Runner):
+    def __init__(self, settings: Settings, runner: Runner, gpu: Gpu | None = None):
         limits = UploadLimits(max_bytes=settings.upload_max_bytes)
         self.upload_limits = limits
-        self.evaluator = Evaluator(runner, settings.cache_dir, settings.run_dir, limits)
+        self.evaluator = Evaluator(runner, settings.cache_dir, settings.run_dir, limits, gpu)
         self.references = ReferenceResults(self.evaluator, settings.cache_dir)
 
     def grade_upload(self, name: str, data: bytes, assignment: Assignment) -> GradeResult:
