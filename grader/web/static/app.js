@@ -41,6 +41,16 @@ async function pollStatuses() {
   }
 }
 
+// Refuse a too-large file before sending it; the server checks again.
+for (const input of document.querySelectorAll("input[type=file][data-limit]")) {
+  input.addEventListener("change", () => {
+    const file = input.files[0], limit = Number(input.dataset.limit);
+    const tooLarge = file && file.size > limit;
+    input.setCustomValidity(tooLarge ? "The file is too large: the limit is " + (limit / 1048576) + " MiB." : "");
+    input.reportValidity();
+  });
+}
+
 tickCountdowns();
 setInterval(tickCountdowns, 1000);
 setInterval(pollStatuses, 2000);
