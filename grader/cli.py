@@ -180,6 +180,24 @@ def _without_password(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@main.command("worker")
+@click.option("--loglevel", default="info", show_default=True, help="Celery's log level.")
+def worker_command(loglevel: str) -> None:
+    """Start a grading worker: one slot per GPU (the gpu, cpu and rerun queues), or one CPU slot (cpu, rerun)."""
+    from grader.gpu import probe_gpus
+    from grader.services.queue import worker_queues
+
+    gpus = probe_gpus()
+    if gpus:
+        click.echo(f"grader worker: {len(gpus)} GPU(s): " + ", ".join(f"{g.index}: {g.name}" for g in gpus), err=True)
+    else:
+        click.echo("grader worker: no GPU found; serving only the cpu queue (and reruns), one slot", err=True)
+    from workers.celery_app import app
+
+    queues = ",".join(worker_queues(len(gpus)))
+    app.worker_main(["worker", f"--loglevel={loglevel}", f"--queues={queues}", f"--concurrency={max(1, len(gpus))}"])
+
+
 @contextlib.contextmanager
 def _account_transaction() -> Iterator[Session]:
     """A transaction on the configured database, with a clear error when it has no tables."""

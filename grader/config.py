@@ -35,6 +35,7 @@ class Settings:
     stale_after_seconds: float = 60.0  # a running submission without a heartbeat this long is requeued
     queued_stale_after_seconds: float = 900.0  # a queued submission not picked up this long is sent again
     sweep_seconds: float = 30.0  # how often each worker sweeps for stuck submissions
+    retry_seconds: float = 10.0  # wait after an infrastructure failure before the next attempt
 
     @property
     def task_time_limit(self) -> float:
@@ -85,4 +86,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         stale_after_seconds=float(env.get("GRADER_STALE_AFTER_SECONDS", 60)),
         queued_stale_after_seconds=float(env.get("GRADER_QUEUED_STALE_AFTER_SECONDS", 900)),
         sweep_seconds=float(env.get("GRADER_SWEEP_SECONDS", 30)),
+        retry_seconds=float(env.get("GRADER_RETRY_SECONDS", 10)),
     )

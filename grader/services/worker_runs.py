@@ -82,9 +82,10 @@ def run_submission(
     with Heartbeat(sessions, claim, settings.heartbeat_seconds):
         try:
             result = _grade(claim, store, grader() if callable(grader) else grader, settings)
-        except GraderError as exc:  # ours or staff's (a broken assignment): never a graded zero
-            release(sessions, claim, exc.staff_detail)
-            raise InfrastructureError(exc.staff_detail) from exc
+        except Exception as exc:  # ours, staff's (a broken assignment) or a time limit: never a graded zero
+            detail = exc.staff_detail if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}"
+            release(sessions, claim, detail)
+            raise InfrastructureError(detail) from exc
     return record_result(sessions, claim, result)
 
 

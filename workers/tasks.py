@@ -1,0 +1,79 @@
+"""The grading tasks: thin. They re-read everything from the database and map errors to retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cache
+from typing import Any
+
+from grader.core.errors import InfrastructureError
+from grader.db import make_engine, make_sessions
+from grader.services.queue import GRADE_TASK, SWEEP_TASK, CeleryQueue
+from grader.services.worker_runs import run_submission, sweep_stuck
+from grader.storage import BlobStore
+from workers.celery_app import app, settings
+
+log = logging.getLogger("grader.worker")
+
+
+@cache
+def _per_process(pid: int) -> dict[str, Any]:
+    """Engine, store and queue of this process (a forked slot must not share its parent's connections)."""
+    return {
+        "sessions": make_sessions(make_engine(settings.database_url)),
+        "store": BlobStore(settings.data_dir / "blobs"),
+        "queue": CeleryQueue(settings.broker_url),
+    }
+
+
+def _resources() -> dict[str, Any]:
+    return _per_process(os.getpid())
+
+
+@cache
+def _grading_service(pid: int) -> Any:
+    """The grading service of this slot, pinned to its GPU if the machine has GPUs."""
+    from billiard.process import current_process
+
+    from grader.gpu import probe_gpus
+    from grader.sandbox import check_sandbox_available, make_runner
+    from grader.services.grading import GradingService
+
+    sandbox = {"bwrap_path": settings.bwrap, "cgroup_parent": settings.cgroup_parent, "host_uid": settings.sandbox_uid}
+    check_sandbox_available(**sandbox)
+    gpus = probe_gpus()
+    gpu = gpus[(current_process().index or 0) % len(gpus)] if gpus else None
+    log.info("slot %s grades on %s", pid, f"GPU {gpu.index} ({gpu.name})" if gpu else "the CPU")
+    return GradingService(settings, make_runner(**sandbox), gpu)
+
+
+@app.task(name=GRADE_TASK, bind=True, max_retries=None)
+def grade_submission(self: Any, submission_id: int) -> str | None:
+    """Grade one submission, at most once however often this message arrives."""
+    resources = _resources()
+    try:
+        state = run_submission(
+            int(submission_id),
+            sessions=resources["sessions"],
+            store=resources["store"],
+            grader=lambda: _grading_service(os.getpid()),
+            settings=settings,
+        )
+    except InfrastructureError as exc:
+        # The row is back in the queue; the attempt cap in the database ends the retries.
+        log.warning("submission %s: retrying in %s s", submission_id, settings.retry_seconds)
+        raise self.retry(exc=exc, countdown=settings.retry_seconds) from exc
+    return state.value if state else None
+
+
+def sweep_once() -> list[int]:
+    """Requeue what is stuck (see grader.services.worker_runs.sweep_stuck)."""
+    resources = _resources()
+    return sweep_stuck(resources["sessions"], resources["queue"], settings)
+
+
+@app.task(name=SWEEP_TASK)
+def sweep_stuck_task() -> list[int]:
+    """Sweep on demand (workers also sweep on their own, every settings.sweep_seconds)."""
+    return sweep_once()
