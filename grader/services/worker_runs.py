@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.assignments import load_assignment
@@ -102,7 +102,9 @@ def _grade(claim: Claim, store: BlobStore, grader: Grader, settings: Settings) -
     return result
 
 
-def claim_submission(sessions: sessionmaker[Session], submission_id: int, worker: str, settings: Settings):
+def claim_submission(
+    sessions: sessionmaker[Session], submission_id: int, worker: str, settings: Settings
+) -> Claim | None:
     """Claim the row for one attempt in one transaction; None if it is final or running elsewhere."""
     now = utcnow()
     stale = now - dt.timedelta(seconds=settings.stale_after_seconds)
@@ -136,7 +138,7 @@ def claim_submission(sessions: sessionmaker[Session], submission_id: int, worker
     return Claim(submission_id, row.attempts, row.slug, row.filename, row.blob_sha256)
 
 
-def _fenced(claim: Claim):
+def _fenced(claim: Claim) -> ColumnElement[bool]:
     """The condition under which this attempt may still write: running, and still its attempt."""
     return and_(
         Submission.id == claim.submission_id,
