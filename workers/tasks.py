@@ -43,7 +43,8 @@ def _grading_service(pid: int) -> Any:
     sandbox = {"bwrap_path": settings.bwrap, "cgroup_parent": settings.cgroup_parent, "host_uid": settings.sandbox_uid}
     check_sandbox_available(**sandbox)
     gpus = probe_gpus()
-    gpu = gpus[(current_process().index or 0) % len(gpus)] if gpus else None
+    slot = getattr(current_process(), "index", 0) or 0  # prefork slots are numbered 0..concurrency-1
+    gpu = gpus[slot % len(gpus)] if gpus else None
     log.info("slot %s grades on %s", pid, f"GPU {gpu.index} ({gpu.name})" if gpu else "the CPU")
     return GradingService(settings, make_runner(**sandbox), gpu)
 
