@@ -61,6 +61,12 @@ class Evaluator:
         self.run_dir = run_dir
         self.upload_limits = upload_limits
         self.gpu = gpu  # runs are pinned to this GPU; None: CPU only
+        self.live_output: Path | None = None  # the output folder of the run in progress
+
+    def live_progress(self) -> dict[str, Any]:
+        """What the run in progress says of itself (phase, epochs done); {} between runs."""
+        folder = self.live_output
+        return outputs.read_json(folder / "progress.json", 4096) if folder is not None else {}
 
     def evaluate(self, name: str, data: bytes, assignment: Assignment) -> Evaluation:
         """Evaluate an uploaded file; infrastructure failures raise InfrastructureError."""
@@ -85,7 +91,11 @@ class Evaluator:
         output.mkdir()
         job_dir.mkdir()
         spec = self._run_spec(prepared, assignment, dataset, output, job_dir)
-        result, gpu_usage = self._run_measured(spec)
+        self.live_output = output
+        try:
+            result, gpu_usage = self._run_measured(spec)
+        finally:
+            self.live_output = None
         report = outputs.read_json(output / "report.json")
         environment = _environment(assignment, dataset, prepared, report)
         if gpu_usage:

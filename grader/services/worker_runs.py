@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import threading
@@ -79,9 +80,11 @@ def run_submission(
     log.info("submission %s: attempt %s started", submission_id, claim.attempt)
     if claim.attempt > settings.max_attempts:
         return give_up(sessions, claim, settings, f"attempt {claim.attempt} > max_attempts {settings.max_attempts}")
-    with Heartbeat(sessions, claim, settings.heartbeat_seconds):
+    with Heartbeat(sessions, claim, settings.heartbeat_seconds) as heartbeat:
         try:
-            result = _grade(claim, store, grader() if callable(grader) else grader, settings)
+            service = grader() if callable(grader) else grader
+            heartbeat.progress = getattr(getattr(service, "evaluator", None), "live_progress", None)
+            result = _grade(claim, store, service, settings)
         except Exception as exc:  # ours, staff's (a broken assignment) or a time limit: never a graded zero
             detail = exc.staff_detail if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}"
             release(sessions, claim, detail)
@@ -207,6 +210,7 @@ class Heartbeat:
 
     def __init__(self, sessions: sessionmaker[Session], claim: Claim, seconds: float):
         self.sessions, self.claim, self.seconds = sessions, claim, seconds
+        self.progress: Callable[[], dict[str, Any]] | None = None  # the run's own report of its progress
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claim.submission_id}", daemon=True)
 
@@ -221,9 +225,25 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self.seconds):
             try:
-                _write_fenced(self.sessions, self.claim, heartbeat_at=utcnow())
+                progress = clean_progress(self.progress()) if self.progress else None
+                extra = {"progress": progress} if progress else {}
+                _write_fenced(self.sessions, self.claim, heartbeat_at=utcnow(), **extra)
             except Exception:  # a missed beat is not fatal; the sweep's threshold is many beats long
                 log.exception("submission %s: heartbeat failed", self.claim.submission_id)
+
+
+def clean_progress(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """Keep only the known, bounded fields of what a sandboxed run wrote about itself."""
+    phase, epoch, epochs, loss = (raw.get(k) for k in ("phase", "epoch", "epochs", "loss"))
+    clean: dict[str, Any] = {}
+    if isinstance(phase, str) and phase.isidentifier():
+        clean["phase"] = phase[:32]
+    for key, value in (("epoch", epoch), ("epochs", epochs)):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**6:
+            clean[key] = value
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool) and math.isfinite(loss):
+        clean["loss"] = float(loss)
+    return clean or None
 
 
 def sweep_stuck(sessions: sessionmaker[Session], queue: GradingQueue, settings: Settings) -> list[int]:

@@ -159,3 +159,31 @@ def test_the_sweep_requeues_stuck_rows_only(sessions, submission, settings):
         session.execute(update(Submission).where(Submission.id == sid).values(state=State.SCORED))
     age(sessions, sid, 1000)
     assert sweep_stuck(sessions, queue, settings) == []
+
+
+def test_the_heartbeat_publishes_the_runs_own_progress_cleaned(sessions, submission, settings):
+    import dataclasses
+    import time
+    import types
+
+    sid, store = submission
+    fast = dataclasses.replace(settings, heartbeat_seconds=0.05)
+    grader = FakeGrader()
+    reported = {"phase": "train", "epoch": 2, "epochs": 5, "loss": 0.25, "spam": "x" * 10000}
+    grader.evaluator = types.SimpleNamespace(live_progress=lambda: reported)
+    original = grader.grade_upload
+
+    def slow_grade(name, data, assignment):
+        time.sleep(0.4)
+        return original(name, data, assignment)
+
+    grader.grade_upload = slow_grade
+    run_submission(sid, sessions=sessions, store=store, grader=grader, settings=fast)
+    assert row(sessions, sid).progress == {"phase": "train", "epoch": 2, "epochs": 5, "loss": 0.25}
+
+
+def test_progress_from_a_run_is_bounded():
+    from grader.services.worker_runs import clean_progress
+
+    assert clean_progress({"phase": "rm -rf /", "epoch": True, "epochs": 10**9, "loss": float("nan")}) is None
+    assert clean_progress({"phase": "predict"}) == {"phase": "predict"}

@@ -28,7 +28,8 @@ def test_an_upload_is_graded_by_a_worker(service):
 def test_a_worker_killed_mid_run_leaves_the_submission_to_the_next(service):
     first = service.start_worker()
     sid = service.upload("slow.py", SLOW)
-    service.wait_for(sid, lambda r: r.state is State.RUNNING, timeout=60)
+    # Mid-run: the heartbeat has published the run's own progress (it sleeps in train).
+    service.wait_for(sid, lambda r: r.state is State.RUNNING and (r.progress or {}).get("phase") == "train", 60)
     service.kill(first)
     assert first.returncode == -signal.SIGKILL and service.row(sid).state is State.RUNNING
     service.start_worker()
