@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,14 @@ def csrf_token(client: FlaskClient, path: str = "/auth/login") -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+def submit_form(client: FlaskClient, content: bytes | None, filename: str = "model.py"):
+    """Post the digits-mlp upload form as a browser would, with its CSRF token."""
+    data = {"csrf_token": csrf_token(client, "/")}
+    if content is not None:
+        data["file"] = (io.BytesIO(content), filename)
+    return client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
 
 
 class AuthActions:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 from grader.db import transaction
 from grader.models import Assignment, State
-from tests.web.conftest import UPLOAD_LIMIT
+from tests.web.conftest import UPLOAD_LIMIT, submit_form
 from tests.web.helpers import add_scored, add_submission, submission_count
 
 
@@ -86,36 +85,27 @@ def test_the_staff_page_shows_staff_detail_to_staff_only(app, client, auth, acco
 
 
 def test_a_too_large_form_upload_is_shown_in_place_and_nothing_is_stored(app, client, auth, accounts, queue):
-    from tests.web.conftest import csrf_token
-
     accounts.add("ada@example.org")
     auth.login("ada@example.org")
-    data = {"csrf_token": csrf_token(client, "/"), "file": (io.BytesIO(b"#" * (UPLOAD_LIMIT + 1)), "model.py")}
-    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    response = submit_form(client, b"#" * (UPLOAD_LIMIT + 1), "model.py")
     assert response.status_code == 413
     assert 'role="alert">The file is too large' in response.get_data(as_text=True)
     assert queue.enqueued == [] and submission_count(app) == 0
 
 
 def test_a_form_upload_without_a_file_is_shown_in_place(app, client, auth, accounts, queue):
-    from tests.web.conftest import csrf_token
-
     accounts.add("ada@example.org")
     auth.login("ada@example.org")
-    data = {"csrf_token": csrf_token(client, "/")}
-    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    response = submit_form(client, None)
     assert response.status_code == 400
     assert "Choose a .py, .zip or .ipynb file first." in response.get_data(as_text=True)
     assert queue.enqueued == []
 
 
 def test_an_upload_over_the_request_limit_is_shown_in_place(app, client, auth, accounts, queue):
-    from tests.web.conftest import csrf_token
-
     accounts.add("ada@example.org")
     auth.login("ada@example.org")
-    data = {"csrf_token": csrf_token(client, "/"), "file": (io.BytesIO(b"#" * (UPLOAD_LIMIT * 4)), "model.py")}
-    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    response = submit_form(client, b"#" * (UPLOAD_LIMIT * 4), "model.py")
     assert response.status_code == 413
     assert 'role="alert">The file is too large: the limit is 0.0625 MiB.' in response.get_data(as_text=True)
     assert queue.enqueued == [] and submission_count(app) == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.config import PROJECT_ROOT
-from tests.web.conftest import csrf_token
+from tests.web.conftest import submit_form
 from tests.web.helpers import submission_count
 
 REFERENCE = PROJECT_ROOT / "assignments" / "digits-mlp" / "reference_keras.py"
@@ -94,8 +94,7 @@ def test_an_unknown_assignment_is_refused(app, client, accounts, queue):
 def test_the_form_shows_a_refusal_next_to_the_assignment(app, client, auth, accounts, queue):
     accounts.add("ada@example.org")
     auth.login("ada@example.org")
-    data = {"csrf_token": csrf_token(client, "/"), "file": (io.BytesIO(HOSTILE["zip-slip"][0]), "model.zip")}
-    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    response = submit_form(client, HOSTILE["zip-slip"][0], "model.zip")
     assert response.status_code == 400
     assert "outside" in response.get_data(as_text=True)
     assert queue.enqueued == [] and submission_count(app) == 0
@@ -104,7 +103,6 @@ def test_the_form_shows_a_refusal_next_to_the_assignment(app, client, auth, acco
 def test_the_form_takes_the_reference_and_shows_its_submission(app, client, auth, accounts, queue):
     accounts.add("ada@example.org")
     auth.login("ada@example.org")
-    data = {"csrf_token": csrf_token(client, "/"), "file": (io.BytesIO(REFERENCE.read_bytes()), "reference_keras.py")}
-    response = client.post("/assignments/digits-mlp/submit", data=data, content_type="multipart/form-data")
+    response = submit_form(client, REFERENCE.read_bytes(), "reference_keras.py")
     assert response.status_code == 302
     assert queue.enqueued and response.headers["Location"] == f"/submissions/{queue.enqueued[0][0]}"
