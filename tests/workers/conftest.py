@@ -1,4 +1,4 @@
-"""A real Celery worker process on real Redis (DB 7, flushed per test) and a migrated database.
+"""A real Celery worker process on real Redis (a leased database, flushed per test) and a migrated database.
 
 Never eager mode: each test starts `grader worker` as its own process group,
 so a test can SIGKILL it whole, sandboxed runs included.
@@ -24,8 +24,8 @@ from grader.services.queue import CeleryQueue
 from grader.services.uploads import accept_upload
 from grader.storage import BlobStore
 from tests.databases import KINDS, migrated_database
+from tests.redis_db import leased_redis_db
 
-REDIS_URL = "redis://127.0.0.1:6379/7"
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 GRADER = Path(sys.executable).parent / "grader"
 
@@ -35,25 +35,27 @@ def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    with leased_redis_db() as url:
+        yield url
+
+
 @pytest.fixture(autouse=True)
-def clean_redis() -> Iterator[None]:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as exc:
-        pytest.skip(f"Redis is not running at {REDIS_URL}: {exc}")
+def clean_redis(redis_url) -> Iterator[None]:
+    client = redis.Redis.from_url(redis_url)
     client.flushdb()
     yield
     client.flushdb()
 
 
 @pytest.fixture(params=KINDS)
-def environ(request, tmp_path, cache_dir) -> Iterator[dict[str, str]]:
+def environ(request, tmp_path, cache_dir, redis_url) -> Iterator[dict[str, str]]:
     """GRADER_* settings of one test: its own database, data folder and Redis DB; short thresholds."""
     with migrated_database(request.param, tmp_path) as url:
         yield {
             "GRADER_DATABASE_URL": url,
-            "GRADER_BROKER_URL": REDIS_URL,
+            "GRADER_BROKER_URL": redis_url,
             "GRADER_DATA_DIR": str(tmp_path / "data"),
             "GRADER_CACHE_DIR": str(cache_dir),
             "GRADER_ASSIGNMENTS_DIR": str(FIXTURES / "assignments"),
@@ -75,7 +77,7 @@ class Service:
         self.engine = make_engine(self.settings.database_url)
         self.sessions = make_sessions(self.engine)
         self.store = BlobStore(self.settings.data_dir / "blobs")
-        self.queue = CeleryQueue(REDIS_URL)
+        self.queue = CeleryQueue(self.settings.broker_url)
         self.workers: list[subprocess.Popen] = []
         with transaction(self.sessions) as session:
             user = User(email="ada@example.org", role=Role.STUDENT, password_hash="x")
