@@ -36,6 +36,7 @@ class Settings:
     queued_stale_after_seconds: float = 900.0  # a queued submission not picked up this long is sent again
     sweep_seconds: float = 30.0  # how often each worker sweeps for stuck submissions
     retry_seconds: float = 10.0  # wait after an infrastructure failure before the next attempt
+    log_format: str = "text"  # "text" (submission=<id> in the line) or "json" (one object per line)
 
     @property
     def task_time_limit(self) -> float:
@@ -87,4 +88,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         queued_stale_after_seconds=float(env.get("GRADER_QUEUED_STALE_AFTER_SECONDS", 900)),
         sweep_seconds=float(env.get("GRADER_SWEEP_SECONDS", 30)),
         retry_seconds=float(env.get("GRADER_RETRY_SECONDS", 10)),
+        log_format=_log_format(env.get("GRADER_LOG_FORMAT", "text")),
     )
+
+
+def _log_format(value: str) -> str:
+    """Accept `text` or `json` (any case); anything else is a mistake worth stopping for."""
+    if value.strip().lower() not in ("text", "json"):
+        raise ValueError(f"GRADER_LOG_FORMAT must be 'text' or 'json', not {value!r}")
+    return value.strip().lower()
