@@ -122,3 +122,28 @@ class Submission(Base):
 
     user: Mapped[User] = relationship()
     assignment: Mapped[Assignment] = relationship()
+
+
+class Worker(Base):
+    """A grading worker's main process as it last reported itself: the registry behind /staff/workers.
+
+    One row per process (`name` is host:pid, unique even with several workers on
+    one machine); `last_seen_at` is its heartbeat. Its current runs are not stored
+    here: they are the running submissions whose `worker` (host:pid of the slot
+    process that claimed them) is one of this worker's processes, `slot_pids`.
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # host:pid of the main process
+    node: Mapped[str] = mapped_column(String(200), default="")  # Celery's node name, e.g. celery@host
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    queues: Mapped[list[str]] = mapped_column(JSON)  # consumed, most urgent first
+    slots: Mapped[int]
+    slot_pids: Mapped[list[int]] = mapped_column(JSON)  # the pool's processes, refreshed by each heartbeat
+    gpus: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{index, name, memory_total_bytes}]; [] = CPU only
+    started_at: Mapped[dt.datetime]
+    last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)
+    stopped_at: Mapped[dt.datetime | None]
