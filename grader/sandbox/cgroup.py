@@ -9,6 +9,20 @@ a worker in a container or a delegated systemd unit uses only its own subtree.
 pids.max counts threads as well as processes: it is what stops fork bombs and
 "thousands of threads". Processes join the run's cgroup before they exec
 bubblewrap (see runner.py), so nothing the program starts can be outside it.
+
+cgroup v2 forbids "internal processes": a (non-root) cgroup that holds
+processes cannot enable controllers for its children (EBUSY). A worker in a
+container with a private cgroup namespace, or in a systemd unit with
+Delegate=yes, sits in exactly such a cgroup. So, like docker-in-docker's
+entrypoint and systemd, `delegate_v2` moves every process of our cgroup into
+its leaf child `WORKER_LEAF` before enabling controllers there:
+
+    <own>/                      the delegation root: memory pids (cpu) enabled, no process
+    ├── grader-worker/          the worker and everything else that was in <own>
+    └── <parent>/<run-id>/      one cgroup per run
+
+A process that reads /proc/self/cgroup afterwards (a pool slot starting later)
+finds itself in `WORKER_LEAF` and takes its parent as the root (`detect_layout`).
 """
 
 from __future__ import annotations
@@ -26,6 +40,8 @@ from grader.core.limits import Limits
 
 V1_CONTROLLERS = ("memory", "pids", "cpuacct", "freezer")
 V2_CONTROLLERS = ("memory", "pids")  # plus "cpu" where offered; cpu.stat exists without it
+V2_DELEGATED = (*V2_CONTROLLERS, "cpu")  # what runs' parents enable for their children, where offered
+WORKER_LEAF = "grader-worker"  # where delegate_v2 moves the processes of the delegation root
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +59,8 @@ class CgroupLayout:
     """Where this process's own cgroups live, and which version to use."""
 
     version: int  # 1 or 2
-    own_dirs: dict[str, Path]  # v1: controller -> own cgroup dir; v2: {"unified": dir}
+    # v1: controller -> own cgroup dir; v2: {"unified": the delegation root (see delegation_root)}
+    own_dirs: dict[str, Path]
 
 
 def parse_proc_cgroup(text: str) -> dict[str, str]:
@@ -92,6 +109,7 @@ def detect_layout(proc_cgroup: str | None = None, mountinfo: str | None = None) 
     mountinfo = mountinfo if mountinfo is not None else Path("/proc/self/mountinfo").read_text()
     paths, mounts = parse_proc_cgroup(proc_cgroup), parse_cgroup_mounts(mountinfo)
     v2 = _v2_dir(paths, mounts)
+    v2 = delegation_root(v2) if v2 is not None else None
     if v2 is not None and set(V2_CONTROLLERS) <= set(_read_words(v2 / "cgroup.controllers")):
         return CgroupLayout(2, {"unified": v2})
     dirs, missing = {}, []
@@ -114,6 +132,17 @@ def _v2_dir(paths: dict[str, str], mounts: list[MountedHierarchy]) -> Path | Non
         if mount.fstype == "cgroup2" and (found := _dir_in(mount, paths[""])) is not None and found.is_dir():
             return found
     return None
+
+
+def delegation_root(own: Path) -> Path:
+    """Return the v2 cgroup runs go under: our own, or its parent if we are in its WORKER_LEAF.
+
+    The name is enough: only `delegate_v2` makes a cgroup of that name, and it
+    does so to empty the parent. Going by the name (not by whether the parent
+    already enables controllers) also covers a slot that starts while another
+    is still moving processes: both then finish the same delegation.
+    """
+    return own.parent if own.name == WORKER_LEAF else own
 
 
 def _v1_dir(controller: str, paths: dict[str, str], mounts: list[MountedHierarchy]) -> Path | None:
@@ -345,26 +374,105 @@ class CgroupV2(RunCgroup):
         _write(self.dirs[0] / "cgroup.freeze", "0")
 
 
-def _enable_v2_controllers(directory: Path) -> None:
-    """Delegate memory, pids (and cpu if offered) to `directory`'s children."""
+def delegate_v2(directory: Path, controllers: tuple[str, ...] = V2_DELEGATED, *, move_processes: bool = True,
+                timeout: float = 2.0) -> None:
+    """Enable `controllers` (those offered) for `directory`'s children; idempotent.
+
+    If `directory` holds processes (EBUSY) and `move_processes` is set, move them
+    all into `directory/WORKER_LEAF` first. Safe when several processes do this
+    at once (pool slots starting together): moving a moved process again and
+    enabling an enabled controller both succeed, and each caller retries until
+    the controllers are on or `timeout` passes (processes still appearing).
+    """
+    deadline = time.monotonic() + timeout
+    while wanted := _not_yet_enabled(directory, controllers):
+        try:
+            _write_subtree_control(directory, wanted)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or not move_processes or time.monotonic() > deadline:
+                raise SandboxError(_delegation_failed_detail(directory, wanted, exc, move_processes)) from exc
+        move_processes_to_leaf(directory, directory / WORKER_LEAF, deadline)
+
+
+def _not_yet_enabled(directory: Path, controllers: tuple[str, ...]) -> list[str]:
+    """Return the `controllers` that `directory` is offered but does not yet enable for its children."""
     offered = set(_read_words(directory / "cgroup.controllers"))
     enabled = set(_read_words(directory / "cgroup.subtree_control"))
-    wanted = [c for c in (*V2_CONTROLLERS, "cpu") if c in offered and c not in enabled]
-    if not wanted:
-        return
+    return [c for c in controllers if c in offered and c not in enabled]
+
+
+def _write_subtree_control(directory: Path, controllers: list[str]) -> None:
+    """Enable `controllers` for `directory`'s children in one write."""
+    with open(directory / "cgroup.subtree_control", "w") as fh:
+        fh.write(" ".join("+" + c for c in controllers))
+
+
+def move_processes_to_leaf(directory: Path, leaf: Path, deadline: float) -> int:
+    """Move every process of cgroup `directory` into its child `leaf` (made if missing).
+
+    Lists and moves until `directory` is empty, since a process may fork while
+    we move it, or until `deadline`; a process that exits meanwhile is skipped.
+    Returns how many processes this call moved.
+    """
     try:
-        with open(directory / "cgroup.subtree_control", "w") as fh:
-            fh.write(" ".join("+" + c for c in wanted))
+        leaf.mkdir(exist_ok=True)
     except OSError as exc:
-        hint = ""
-        if exc.errno == errno.EBUSY:  # cgroup v2's "no internal processes" rule
-            hint = (
-                f"; {directory} holds processes, so it cannot hand controllers to a child cgroup. "
-                f"Start the worker in a leaf cgroup and give it a parent with controllers enabled, "
-                f"e.g. mkdir {directory}/worker && echo $$ > {directory}/worker/cgroup.procs, "
-                f"then run the worker from there (or use systemd Delegate=yes)"
-            )
-        raise SandboxError(f"cannot enable {' '.join(wanted)} in {directory}/cgroup.subtree_control: {exc}{hint}") from exc
+        raise SandboxError(f"cannot create the worker's leaf cgroup {leaf}: {exc}{_read_only_hint(exc)}") from exc
+    moved = 0
+    while (pids := _read_words(directory / "cgroup.procs")) and time.monotonic() <= deadline:
+        for pid in pids:
+            try:
+                _move_process(pid, leaf)
+                moved += 1
+            except ProcessLookupError:  # it exited after we listed it
+                continue
+            except OSError as exc:
+                raise SandboxError(f"cannot move process {pid} from {directory} into {leaf}: {exc}") from exc
+    return moved
+
+
+def _move_process(pid: str, cgroup: Path) -> None:
+    """Move process `pid` (all its threads) into `cgroup`."""
+    with open(cgroup / "cgroup.procs", "w") as fh:
+        fh.write(pid)
+
+
+def _delegation_failed_detail(directory: Path, wanted: list[str], exc: OSError, tried_moving: bool) -> str:
+    """Say, for staff, why `directory` cannot hand `wanted` to its children, and what to do."""
+    detail = f"cannot enable {' '.join(wanted)} in {directory}/cgroup.subtree_control: {exc}"
+    if exc.errno == errno.EBUSY and tried_moving:
+        pids = " ".join(_read_words(directory / "cgroup.procs")) or "none listed now"
+        return (
+            f"{detail}; cgroup v2 lets a cgroup that holds processes hand no controller to its children, "
+            f"and processes kept arriving in it while they were being moved to {directory / WORKER_LEAF} "
+            f"(processes there: {pids}). Start the worker alone in its cgroup (a container of its own, or a "
+            f"systemd service with Delegate=yes), not next to processes that keep starting others there"
+        )
+    if exc.errno == errno.EBUSY:
+        return (
+            f"{detail}; cgroup v2 lets a cgroup that holds processes hand no controller to its children, "
+            f"and {directory} holds: {' '.join(_read_words(directory / 'cgroup.procs'))}. Nothing but run cgroups "
+            f"belongs there: stop what runs in it, or set GRADER_CGROUP_PARENT to a new name"
+        )
+    return detail + _read_only_hint(exc)
+
+
+def _read_only_hint(exc: OSError) -> str:
+    """Explain EROFS/EACCES on a cgroup file: a container's read-only cgroupfs, or a missing delegation."""
+    if exc.errno == errno.EROFS:
+        return (
+            "; the cgroup filesystem is mounted read-only, as Docker mounts it in an unprivileged container. "
+            "Remount it writable before starting the worker (docker/entrypoint-worker.sh does: "
+            "mount -o remount,rw /sys/fs/cgroup, which needs cap_add SYS_ADMIN and apparmor=unconfined), "
+            "and give the container a private cgroup namespace (cgroup: private)"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            "; this cgroup was not delegated to the worker's user: run the worker as root in its container, "
+            "or as a systemd service with Delegate=yes"
+        )
+    return ""
 
 
 def prepare_parent(layout: CgroupLayout, parent: str) -> list[Path]:
@@ -372,14 +480,14 @@ def prepare_parent(layout: CgroupLayout, parent: str) -> list[Path]:
     made = []
     for own in layout.own_dirs.values():
         if layout.version == 2:
-            _enable_v2_controllers(own)
+            delegate_v2(own)
         directory = own / parent
         try:
             directory.mkdir(exist_ok=True)
         except OSError as exc:
-            raise SandboxError(f"cannot create cgroup {directory}: {exc}") from exc
-        if layout.version == 2:  # the parent holds no process, so it may delegate
-            _enable_v2_controllers(directory)
+            raise SandboxError(f"cannot create cgroup {directory}: {exc}{_read_only_hint(exc)}") from exc
+        if layout.version == 2:  # holds no process of ours: never move anything out of it
+            delegate_v2(directory, move_processes=False)
         made.append(directory)
     return made
 
