@@ -1,0 +1,127 @@
+"""An assignment's time settings as staff write them, and per-student extensions.
+
+    published: true                    # false: hidden from students
+    opens_at: 2025-01-20T09:00:00      # optional; no offset: the course's time zone
+    due_at: 2025-02-13T23:59:00        # required
+    counts: best                       # best | last (see grader.core.policy.selection); default best
+    daily_limit: 5                     # fully graded submissions per day; absent: no limit
+    late:                              # absent: nothing is accepted after the due date
+      penalty_percent: 10              # per started unit, 0 to 100
+      per: hour                        # hour | day
+      grace: 15m                       # optional; counts as on time
+      last_accepted: 2d                # optional: a moment, or a time after the due date; absent: no cutoff
+
+An extension (one student):
+
+    due_at: 2025-02-20T23:59:00
+    last_accepted: 2025-02-22T23:59:00 # optional
+    reason: medical certificate
+    granted_by: prof@example.org       # optional; the web fills it in
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from grader.core.errors import SpecError
+from grader.core.policy.late import UNITS, Deadlines, Extension, LatePolicy, effective_deadlines
+from grader.core.policy.selection import COUNTS
+from grader.core.policy.timing import format_moment, parse_duration, parse_moment
+from grader.core.validate import Section, Where
+
+_KEYS = ("published", "opens_at", "due_at", "counts", "daily_limit", "late")
+_LATE_KEYS = ("penalty_percent", "per", "grace", "last_accepted")
+_EXTENSION_KEYS = ("due_at", "last_accepted", "reason", "granted_by")
+
+
+@dataclasses.dataclass(frozen=True)
+class AssignmentPolicy:
+    """When an assignment takes submissions, how late work is treated and which submission counts."""
+
+    due_at: dt.datetime
+    opens_at: dt.datetime | None = None
+    published: bool = True
+    late: LatePolicy = LatePolicy()
+    counts: str = "best"
+    daily_limit: int | None = None
+
+    def deadlines(self, extension: Extension | None = None) -> Deadlines:
+        """Return the deadlines of a student with this extension (or none)."""
+        return effective_deadlines(self.due_at, self.late, extension, self.opens_at)
+
+
+def parse_policy(data: object, source: str, tz: dt.tzinfo) -> AssignmentPolicy:
+    """Build an AssignmentPolicy from parsed YAML or a dict; raise SpecError naming the bad field."""
+    root = Section(data, Where(source), _KEYS)
+    due_at = parse_moment(root.get("due_at"), root.at("due_at"), tz)
+    opens_at = None
+    if root.get("opens_at", None) is not None:
+        opens_at = parse_moment(root.get("opens_at"), root.at("opens_at"), tz)
+        if opens_at >= due_at:
+            raise root.at("opens_at").error(
+                f"{format_moment(opens_at, tz)} is not before due_at ({format_moment(due_at, tz)})"
+            )
+    published = root.get("published", True)
+    if not isinstance(published, bool):
+        raise root.at("published").expected("true or false", published)
+    daily_limit = None
+    if root.get("daily_limit", None) is not None:
+        daily_limit = root.integer("daily_limit", minimum=1)
+    late = LatePolicy()
+    if root.get("late", None) is not None:
+        late = _parse_late(root.section("late", _LATE_KEYS), due_at, tz)
+    counts = root.choice("counts", COUNTS) if "counts" in root else "best"
+    return AssignmentPolicy(due_at, opens_at, published, late, counts, daily_limit)
+
+
+def _parse_late(section: Section, due_at: dt.datetime, tz: dt.tzinfo) -> LatePolicy:
+    percent = section.number("penalty_percent", minimum=0, maximum=100, what="a percentage from 0 to 100")
+    per = section.choice("per", UNITS)
+    grace = parse_duration(section.get("grace", "0"), section.at("grace"))
+    last_accepted = _parse_cutoff(section.get("last_accepted", None), section.at("last_accepted"), tz)
+    if isinstance(last_accepted, dt.datetime) and last_accepted < due_at:
+        raise section.at("last_accepted").error(
+            f"{format_moment(last_accepted, tz)} is before due_at ({format_moment(due_at, tz)}); "
+            "the last accepted moment must be at or after the due date"
+        )
+    if isinstance(last_accepted, dt.timedelta) and last_accepted < grace:
+        raise section.at("last_accepted").error(
+            "is shorter than the grace period; submissions within the grace period are always accepted"
+        )
+    return LatePolicy(percent, per, grace, last_accepted)
+
+
+def _parse_cutoff(value: object, where: Where, tz: dt.tzinfo) -> dt.datetime | dt.timedelta | None:
+    """Read last_accepted: a moment, a duration after the due date, or nothing (no cutoff)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date) or (isinstance(value, str) and ("-" in value or ":" in value)):
+        return parse_moment(value, where, tz)
+    try:
+        return parse_duration(value, where)
+    except SpecError:
+        what = 'a moment like "2025-02-15T23:59:00" or a time after the due date like "2d" or "36h"'
+        raise where.expected(what, value) from None
+
+
+def parse_extension(data: object, source: str, policy: AssignmentPolicy, tz: dt.tzinfo) -> Extension:
+    """Build one student's Extension; it must move the due date later. Raise SpecError naming the bad field."""
+    root = Section(data, Where(source), _EXTENSION_KEYS)
+    due_at = parse_moment(root.get("due_at"), root.at("due_at"), tz)
+    if due_at <= policy.due_at:
+        raise root.at("due_at").error(
+            f"{format_moment(due_at, tz)} is not after the assignment's due date "
+            f"({format_moment(policy.due_at, tz)}); an extension must move the due date later"
+        )
+    last_accepted = None
+    if root.get("last_accepted", None) is not None:
+        last_accepted = parse_moment(root.get("last_accepted"), root.at("last_accepted"), tz)
+        if last_accepted < due_at:
+            raise root.at("last_accepted").error(
+                f"{format_moment(last_accepted, tz)} is before the extension's due_at ({format_moment(due_at, tz)})"
+            )
+    granted_by = root.get("granted_by", "")
+    if granted_by != "":
+        granted_by = root.string("granted_by").strip()
+    return Extension(due_at, last_accepted, root.string("reason").strip(), granted_by)
