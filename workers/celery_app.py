@@ -12,6 +12,12 @@ The periodic sweep runs in a thread of every worker's main process (started
 when the worker is ready): no beat process or schedule file to run, and it
 still runs when every slot is busy. Several workers sweeping is harmless: a
 resent message grades nothing unless its claim wins.
+
+Another thread of the main process keeps the worker's row in the registry
+(grader.services.worker_registry) fresh: registered when the worker is ready,
+seen every settings.heartbeat_seconds, marked stopped when it shuts down.
+Logging goes through grader.logs (text or JSON, with the submission's id), set
+up through Celery's setup_logging signal so Celery does not install its own.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ import threading
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import setup_logging, worker_ready, worker_shutdown, worker_shutting_down
 
 from grader.config import Settings, load_settings
+from grader.logs import configure_logging
 from grader.services.queue import message_settings
 
 log = logging.getLogger("grader.worker")
@@ -68,15 +75,92 @@ class Sweeper(threading.Thread):
                 log.exception("sweep failed")
 
 
+class RegistryHeartbeat(threading.Thread):
+    """Register this worker, then refresh its row every settings.heartbeat_seconds until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(name="grader-registry", daemon=True)
+        self.stopping = threading.Event()
+        self.spec: Any = None  # grader.services.worker_registry.WorkerSpec, set when the worker is ready
+        self.slot_pids: Any = lambda: []  # the pool's current processes
+
+    def run(self) -> None:
+        from workers.tasks import beat_worker, register_worker
+
+        registered = False
+        while not self.stopping.is_set():
+            try:
+                if not registered:
+                    register_worker(self.spec)
+                    log.info("registered as %s: queues %s, %s", self.spec.name, ",".join(self.spec.queues),
+                             _describe_gpus(self.spec.gpus))  # fmt: skip
+                registered = beat_worker(self.spec.name, self.slot_pids())
+            except Exception:  # the database may be briefly away; the row just looks stale meanwhile
+                log.exception("worker registry heartbeat failed")
+            self.stopping.wait(settings.heartbeat_seconds)
+
+    def stop(self) -> None:
+        """Stop beating and record the shutdown (called once the pool has finished its runs)."""
+        from workers.tasks import stop_worker
+
+        self.stopping.set()
+        if self.is_alive():
+            self.join(timeout=settings.heartbeat_seconds + 5)
+        if self.spec is not None:
+            try:
+                stop_worker(self.spec.name)
+            except Exception:
+                log.exception("could not mark %s stopped in the worker registry", self.spec.name)
+
+
+def _describe_gpus(gpus: Any) -> str:
+    return ", ".join(f"GPU {g.index} ({g.name})" for g in gpus) if gpus else "CPU only"
+
+
+def worker_spec(consumer: Any) -> Any:
+    """What this worker says about itself: node, queues, slots and GPUs, read from the running consumer."""
+    from grader.gpu import probe_gpus
+    from grader.services.worker_registry import WorkerSpec
+    from grader.services.worker_runs import worker_name
+
+    host, pid = worker_name().rsplit(":", 1)
+    queues = list(consumer.app.amqp.queues.consume_from or {}) or [q.name for q in consumer.task_consumer.queues]
+    slots = int(getattr(consumer.controller, "concurrency", 0) or 1)
+    return WorkerSpec(f"{host}:{pid}", consumer.hostname, host, int(pid), queues, slots, probe_gpus())
+
+
+def _pool_pids(consumer: Any) -> list[int]:
+    """The prefork pool's processes now (a slot that died is replaced by a new pid)."""
+    try:
+        return [int(p) for p in consumer.pool.info.get("processes", []) if p]
+    except Exception:  # a pool that is starting or stopping; the next beat tries again
+        return []
+
+
 _sweeper = Sweeper()
+_registry = RegistryHeartbeat()
+
+
+@setup_logging.connect
+def _setup_logging(loglevel: Any = None, **_kwargs: Any) -> None:
+    configure_logging(settings.log_format, loglevel or logging.INFO)
 
 
 @worker_ready.connect
-def _start_sweeper(**_kwargs: Any) -> None:
+def _start_threads(sender: Any = None, **_kwargs: Any) -> None:
     if not _sweeper.is_alive():
         _sweeper.start()
+    if not _registry.is_alive() and sender is not None:
+        _registry.spec = worker_spec(sender)
+        _registry.slot_pids = lambda: _pool_pids(sender)
+        _registry.start()
 
 
 @worker_shutting_down.connect
 def _stop_sweeper(**_kwargs: Any) -> None:
     _sweeper.stopping.set()
+
+
+@worker_shutdown.connect
+def _stop_registry(**_kwargs: Any) -> None:
+    _registry.stop()

@@ -1,14 +1,22 @@
-"""The grading tasks: thin. They re-read everything from the database and map errors to retries."""
+"""The grading tasks: thin. They re-read everything from the database and map errors to retries.
+
+Also the main process's calls into the worker registry (its heartbeat thread
+lives in workers/celery_app.py), on this process's own engine.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
 from grader.core.errors import InfrastructureError
-from grader.db import make_engine, make_sessions
+from grader.db import make_engine, make_sessions, transaction
+from grader.logs import submission_context
+from grader.models import utcnow
+from grader.services import worker_registry
 from grader.services.queue import GRADE_TASK, SWEEP_TASK, CeleryQueue
 from grader.services.worker_runs import run_submission, sweep_stuck
 from grader.storage import BlobStore
@@ -53,18 +61,19 @@ def _grading_service(pid: int) -> Any:
 def grade_submission(self: Any, submission_id: int) -> str | None:
     """Grade one submission, at most once however often this message arrives."""
     resources = _resources()
-    try:
-        state = run_submission(
-            int(submission_id),
-            sessions=resources["sessions"],
-            store=resources["store"],
-            grader=lambda: _grading_service(os.getpid()),
-            settings=settings,
-        )
-    except InfrastructureError as exc:
-        # The row is back in the queue; the attempt cap in the database ends the retries.
-        log.warning("submission %s: retrying in %s s", submission_id, settings.retry_seconds)
-        raise self.retry(exc=exc, countdown=settings.retry_seconds) from exc
+    with submission_context(int(submission_id)):  # every log record of this run carries the id
+        try:
+            state = run_submission(
+                int(submission_id),
+                sessions=resources["sessions"],
+                store=resources["store"],
+                grader=lambda: _grading_service(os.getpid()),
+                settings=settings,
+            )
+        except InfrastructureError as exc:
+            # The row is back in the queue; the attempt cap in the database ends the retries.
+            log.warning("submission %s: retrying in %s s", submission_id, settings.retry_seconds)
+            raise self.retry(exc=exc, countdown=settings.retry_seconds) from exc
     return state.value if state else None
 
 
@@ -78,3 +87,23 @@ def sweep_once() -> list[int]:
 def sweep_stuck_task() -> list[int]:
     """Sweep on demand (workers also sweep on their own, every settings.sweep_seconds)."""
     return sweep_once()
+
+
+def register_worker(spec: worker_registry.WorkerSpec) -> None:
+    """Record this worker in the registry (and forget workers long gone)."""
+    now = utcnow()
+    with transaction(_resources()["sessions"]) as session:
+        worker_registry.forget_old_workers(session, now)
+        worker_registry.register_worker(session, spec, now)
+
+
+def beat_worker(name: str, slot_pids: Iterable[int]) -> bool:
+    """Refresh this worker's heartbeat; False if its row is gone and it must register again."""
+    with transaction(_resources()["sessions"]) as session:
+        return worker_registry.beat(session, name, slot_pids, utcnow())
+
+
+def stop_worker(name: str) -> None:
+    """Mark this worker stopped in the registry."""
+    with transaction(_resources()["sessions"]) as session:
+        worker_registry.mark_stopped(session, name, utcnow())
