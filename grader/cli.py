@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
@@ -16,7 +18,6 @@ from sqlalchemy.orm import Session
 from grader.assignments import list_slugs, load_assignment
 from grader.config import Settings, load_settings
 from grader.core.errors import GraderError, SpecError
-from grader.core.grading import GradeResult
 from grader.core.outcomes import Status
 from grader.models import Role
 
@@ -65,7 +66,7 @@ def grade_command(path: Path, slug: str, as_json: bool, unsafe_no_sandbox: bool)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:
-        click.echo(format_result(result, f"{assignment.slug} · {path.name}"))
+        click.echo(format_report(result.to_json(), f"{assignment.slug} · {path.name}"))
 
 
 @main.group("references")
@@ -185,6 +186,7 @@ def _without_password(url: str) -> str:
 def worker_command(loglevel: str) -> None:
     """Start a grading worker: one slot per GPU (the gpu, cpu and rerun queues), or one CPU slot (cpu, rerun)."""
     from grader.gpu import probe_gpus
+    from grader.services.demo import SQLALCHEMY_TRANSPORT_OPTIONS, is_sqlalchemy_broker
     from grader.services.queue import worker_queues
 
     gpus = probe_gpus()
@@ -194,8 +196,179 @@ def worker_command(loglevel: str) -> None:
         click.echo("grader worker: no GPU found; serving only the cpu queue (and reruns), one slot", err=True)
     from workers.celery_app import app
 
+    if is_sqlalchemy_broker(app.conf.broker_url or ""):
+        # kombu passes these to create_engine: a Redis option such as visibility_timeout would be refused.
+        app.conf.broker_transport_options = SQLALCHEMY_TRANSPORT_OPTIONS
     queues = ",".join(worker_queues(len(gpus)))
     app.worker_main(["worker", f"--loglevel={loglevel}", f"--queues={queues}", f"--concurrency={max(1, len(gpus))}"])
+
+
+@main.group("assignments")
+def assignments_group() -> None:
+    """The assignments the site knows."""
+
+
+@assignments_group.command("sync")
+def assignments_sync() -> None:
+    """Add new assignment folders to the database and refresh titles and topics (nothing is deleted)."""
+    from grader.services.catalog import sync_assignments
+
+    settings = load_settings()
+    with _account_transaction() as session:
+        result = sync_assignments(session, settings)
+    for line in result.lines():
+        click.echo(line)
+    if result.broken:
+        sys.exit(1)
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="The port to listen on.")
+@click.option("--grace", default=30.0, show_default=True, help="Seconds a running grading may take to finish at stop.")
+def demo_command(host: str, port: int, grace: float) -> None:
+    """Run the whole service on this machine: database, broker, a worker, the site and demo accounts."""
+    from grader.services.demo import WORKER_LOG, banner, start_worker, stop_worker
+
+    settings = load_settings()
+    _check_sandbox_for_demo(settings)
+    listener = _listen(host, port)
+    accounts, token = _prepare_demo(settings)
+    log_path = settings.data_dir / WORKER_LOG
+    worker = start_worker([sys.executable, "-m", "grader.cli", "worker"], log_path, dict(os.environ))
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    try:
+        server = _demo_server(settings, listener, host, port)
+        click.echo(banner(url, accounts, token, log_path, settings.data_dir), nl=True)
+        code = _serve_until_stopped(server, worker, log_path)
+    finally:
+        click.echo(f"grader demo: stopping the worker (up to {grace:g} s for a running grading)...", err=True)
+        stop_worker(worker, grace)
+        listener.close()
+    click.echo("grader demo: stopped", err=True)
+    sys.exit(code)
+
+
+def _check_sandbox_for_demo(settings: Settings) -> None:
+    """Refuse to start a demo whose worker could not grade anything."""
+    from grader.sandbox import check_sandbox_available
+
+    try:
+        check_sandbox_available(settings.bwrap, settings.cgroup_parent, host_uid=settings.sandbox_uid)
+    except GraderError as exc:
+        raise click.ClickException(
+            f"cannot grade on this machine: {exc.staff_detail}\n"
+            "Install bubblewrap (apt-get install bubblewrap, or run scripts/install.sh) and try again."
+        ) from exc
+
+
+def _listen(host: str, port: int):  # noqa: ANN202 - a socket
+    """Bind the site's port first, so a taken port stops the demo before anything starts."""
+    import socket
+
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use (another program, or a grader demo already running): "
+                f"stop it, or choose another port with `grader demo --port {port + 1}`"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token)
+    """Migrate the database, prepare the broker, load the assignments and the demo accounts."""
+    from grader.db import make_engine, make_sessions, transaction
+    from grader.migrate import upgrade
+    from grader.services.catalog import sync_assignments
+    from grader.services import demo
+
+    upgrade(settings.database_url)
+    demo.prepare_broker(settings.broker_url)
+    engine = make_engine(settings.database_url)
+    stored = demo.read_credentials(settings.data_dir)
+    try:
+        with transaction(make_sessions(engine)) as session:
+            synced = sync_assignments(session, settings)
+            demo.schedule_demo_dates(session)
+            accounts = demo.ensure_demo_accounts(session, stored.get("passwords") or {})
+            student = next(a for a in accounts if a.role is Role.STUDENT)
+            token = demo.ensure_demo_token(session, student.email, stored.get("token"))
+    finally:
+        engine.dispose()
+    demo.write_credentials(settings.data_dir, {"passwords": {a.email: a.password for a in accounts}, "token": token})
+    for line in synced.lines():
+        click.echo(f"assignments {line}", err=True)
+    return accounts, token
+
+
+def _demo_server(settings: Settings, listener, host: str, port: int):  # noqa: ANN001, ANN202
+    """Werkzeug's threaded server on the bound socket (enough for a demo; production runs gunicorn)."""
+    from werkzeug.serving import make_server
+
+    from grader.web import create_app
+
+    if not log.isEnabledFor(logging.INFO):  # without -v, no line per request (pages poll every 2 s)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return make_server(host, port, create_app(settings), threaded=True, fd=listener.fileno())
+
+
+def _serve_until_stopped(server, worker, log_path: Path) -> int:  # noqa: ANN001
+    """Serve until Ctrl-C or SIGTERM (0), or until the worker dies (1)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, name="grader-demo-web", daemon=True)
+    thread.start()
+    code = 0
+    while not stop.wait(1.0):
+        if worker.poll() is not None:
+            click.echo(f"grader demo: the worker exited with code {worker.returncode}; see {log_path}", err=True)
+            code = 1
+            break
+    server.shutdown()
+    thread.join(timeout=10)
+    return code
+
+
+@main.command("submit")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--assignment", "slug", required=True, help="The assignment's slug, e.g. digits-mlp.")
+# Options of this one command, not settings of the service: click reads them from the environment.
+@click.option("--server", envvar="GRADER_SERVER_URL", show_envvar=True, default="http://127.0.0.1:5000",
+              show_default=True, help="The grader site's address.")  # fmt: skip
+@click.option("--token", envvar="GRADER_TOKEN", show_envvar=True, required=True,
+              help="Your API token (from `grader tokens create` or the demo's banner).")  # fmt: skip
+@click.option("--wait", is_flag=True, help="Follow the submission until it is graded and print the result.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the id; with --wait, the whole result).")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each answer of the server.")
+def submit_command(path: Path, slug: str, server: str, token: str, wait: bool, as_json: bool, timeout: float) -> None:
+    """Upload PATH to a grader server; with --wait, print its result once graded."""
+    from grader.client import ClientError, GraderClient
+
+    client = GraderClient(server, token.strip(), timeout=timeout)
+    try:
+        submission_id = client.submit(path, slug)
+        url = client.submission_url(submission_id)
+        if not wait:
+            click.echo(json.dumps({"id": submission_id, "url": url}) if as_json else f"submission {submission_id}: {url}")
+            return
+        if not as_json:
+            click.echo(f"submission {submission_id}: {url}")
+        announce = None if as_json else (lambda body: click.echo(f"  {body.get('state')}", err=True))
+        result = client.wait(submission_id, on_change=announce)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(format_report(result, f"{slug} · {path.name} · submission {submission_id}"))
+    if result.get("state") == "error":
+        sys.exit(2)  # grading failed on the server's side: the same code as `grader grade`
 
 
 @contextlib.contextmanager
@@ -233,28 +406,29 @@ def _fail(exc: GraderError, as_json: bool) -> None:
     sys.exit(2)
 
 
-def format_result(result: GradeResult, title: str) -> str:
-    """The human report of one graded submission."""
-    ev = result.evaluation
-    score = "-" if result.score is None else f"{result.score:g}"
-    lines = [title, f"status: {result.status.value} ({ev.outcome.value})   score: {score} / {result.max_score:g}", ""]
-    if result.status is not Status.SCORED:
-        lines += [ev.student_message, ""]
+def format_report(result: dict[str, Any], title: str) -> str:
+    """The human report of one graded submission, from the fields of `grader grade --json` (or the API)."""
+    score = "-" if result.get("score") is None else f"{result['score']:g}"
+    max_score = "-" if result.get("max_score") is None else f"{result['max_score']:g}"
+    scored = result.get("status") == Status.SCORED.value
+    lines = [title, f"status: {result.get('status')} ({result.get('outcome')})   score: {score} / {max_score}", ""]
+    if not scored and result.get("student_message"):
+        lines += [result["student_message"], ""]
     lines.append("criteria:")
-    for c in result.criteria:
-        lines.append(f"  {c['points']:>6g} / {c['max_points']:<4g} {c['title']}")
-        lines.append(f"                 {c['feedback']}")
-    if ev.metrics:
-        m = ev.metrics
+    for c in result.get("criteria") or []:
+        lines.append(f"  {c['points']:>6g} / {c['max_points']:<4g} {c.get('title') or c.get('id')}")
+        lines.append(f"                 {c.get('feedback', '')}")
+    m = result.get("metrics") or {}
+    if "accuracy" in m:
         params = "unknown" if m.get("parameters") is None else f"{m['parameters']:,}"
         lines += ["", f"metrics: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, parameters {params}"]
-    r = ev.resources
+    r = result.get("resources") or {}
     if r:
         lines.append(
             f"resources: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak memory {r['peak_memory_bytes'] / 1024**2:.0f} MiB"
         )
-    if result.status is not Status.SCORED and ev.log:
-        tail = ev.log.rstrip().splitlines()[-15:]
+    if not scored and result.get("log"):
+        tail = result["log"].rstrip().splitlines()[-15:]
         lines += ["", "last lines of the log:", *("  " + line for line in tail)]
     return "\n".join(lines)
 
