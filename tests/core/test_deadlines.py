@@ -241,7 +241,9 @@ def test_refused_errored_and_pending_submissions_never_count():
     assert selection.counted.attempt.id == 1
     assert selection.refused == (4,)
     assert selection.pending == 1
-    assert selection.explanation.endswith("; 1 submission is still being graded")
+    assert selection.explanation.endswith(
+        "; 1 submission is still being graded; #4 came after the last accepted moment and does not count"
+    )
 
 
 def test_a_failed_run_counts_as_its_zero_under_last():

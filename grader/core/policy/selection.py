@@ -78,6 +78,9 @@ def select_counting(
     pending = sum(1 for a in accepted if a.status is None)
     candidates = [_candidate(a, deadlines, policy, tz) for a in accepted if a.status in _GRADED]
     note = f"; {pending} submission{'s are' if pending > 1 else ' is'} still being graded" if pending else ""
+    if refused:
+        ids = ", ".join(f"#{attempt_id}" for attempt_id in refused)
+        note += f"; {ids} came after the last accepted moment and {'do' if len(refused) > 1 else 'does'} not count"
     if not candidates:
         return Selection(None, f"no graded submission yet{note}", pending, refused)
     chosen, why = _best(candidates, tz) if counts == "best" else _last(candidates, deadlines, tz)
