@@ -142,6 +142,8 @@ def _parse_timezone(root: Section) -> dt.tzinfo:
     where = root.at("timezone")
     if not isinstance(name, str) or not name.strip():
         raise where.expected("a time zone name like UTC or Europe/Berlin", name)
+    if name.strip() == "UTC":
+        return dt.timezone.utc  # needs no time zone database (slim images may lack one)
     try:
         return zoneinfo.ZoneInfo(name.strip())
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -302,6 +304,8 @@ def compute_course_grade(
 
     staff_scores maps staff component ids to 0-100; assignment_percents maps
     assignment slugs to their final grade in percent (None or absent: not known yet).
+    Scores of components the file no longer has, or no longer takes from
+    staff, are ignored: a course file edit must not break a student's page.
     """
     for component_id, score in staff_scores.items():
         if not 0 <= score <= 100:

@@ -123,6 +123,22 @@ def test_an_autograded_source_uses_the_assignment_percent():
     assert compute_course_grade(course(data), {"theory": 80, "summaries": 90}, {}).missing == ("project",)
 
 
+def test_homework_is_the_mean_of_its_assignments_once_all_are_known():
+    data = changed(("homework", "assignments"), ["digits-mlp", "digits-cnn"])
+    spec = parse_course(data, SOURCE, {"digits-mlp", "digits-cnn"})
+    assert compute_course_grade(spec, ALL_SCORES, {"digits-mlp": 40, "digits-cnn": 65}).components[2].score == 52.5
+    assert compute_course_grade(spec, ALL_SCORES, {"digits-mlp": 40}).components[2].score is None
+
+
+def test_scores_of_components_the_file_no_longer_has_are_ignored():
+    assert compute_course_grade(course(), {**ALL_SCORES, "quiz": 12}, {}).final == 75.8
+
+
+def test_a_named_time_zone():
+    spec = course(changed(("timezone",), "Europe/Berlin"))
+    assert spec.tz.utcoffset(dt.datetime(2025, 2, 13)) == dt.timedelta(hours=1)
+
+
 def test_staff_component_lookup_names_the_valid_ones():
     with pytest.raises(ValueError, match="'homework' is not a component whose scores staff enter; those are: "
                        "theory, summaries, project"):  # fmt: skip
