@@ -121,9 +121,16 @@ def grade_assignment(
     else:
         final = Line(computed, why)
     return AssignmentGrade(
-        assignment, max_score, chosen.attempt.id if chosen else None, raw, penalty, percent, extension,
-        override_line, final,
-    )  # fmt: skip
+        assignment=assignment,
+        max_score=max_score,
+        submission_id=chosen.attempt.id if chosen else None,
+        raw=raw,
+        late_penalty=penalty,
+        late_percent=percent,
+        extension=extension,
+        override=override_line,
+        final=final,
+    )
 
 
 def _nothing_counted(

@@ -171,7 +171,7 @@ def late_penalty(
 ) -> LatePenalty:
     """Return the penalty for a submission made at submitted_at, with the explanation a student reads."""
     lateness = aware(submitted_at) - deadlines.due_at
-    due = f"{deadlines.due_words} ({format_moment(deadlines.due_at, tz)})"
+    due = f"{deadlines.due_words} of {format_moment(deadlines.due_at, tz)}"
     if lateness <= dt.timedelta(0):
         return LatePenalty(0.0, dt.timedelta(0), f"submitted by {due}: no late penalty")
     late = f"submitted {format_duration(lateness)} after {due}"
