@@ -73,9 +73,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever sys.stderr is when a record comes (servers and test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass
+
+
 def make_handler(log_format: str, stream: IO[str] | None = None) -> logging.Handler:
-    """A stream handler with the submission filter and the chosen format ('text' or 'json')."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """A handler with the submission filter and the chosen format ('text' or 'json'), on `stream` or stderr."""
+    handler = logging.StreamHandler(stream) if stream is not None else CurrentStderrHandler()
     handler.set_name(HANDLER_NAME)
     handler.addFilter(SubmissionFilter())
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 from typing import Any
 
@@ -143,7 +144,8 @@ _registry = RegistryHeartbeat()
 
 @setup_logging.connect
 def _setup_logging(loglevel: Any = None, **_kwargs: Any) -> None:
-    configure_logging(settings.log_format, loglevel or logging.INFO)
+    # The real stderr: Celery then redirects sys.stderr into logging, which must not loop back here.
+    configure_logging(settings.log_format, loglevel or logging.INFO, stream=sys.__stderr__)
 
 
 @worker_ready.connect
