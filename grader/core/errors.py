@@ -5,6 +5,7 @@
     │   ├── BadSubmission            unreadable upload, broken contract
     │   └── BadOutput                predictions missing or malformed
     ├── SpecError                    a malformed assignment, rubric or course file
+    │   └── ScoresFileError          a staff score sheet with mistakes (grader.core.scores_csv)
     └── InfrastructureError          our fault: retry, never cost the student
         └── SandboxError             the sandbox could not run or measure
 
