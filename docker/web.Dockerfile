@@ -36,7 +36,7 @@ ENV GRADER_ASSIGNMENTS_DIR=/opt/grader/assignments \
 RUN useradd --system --uid 10001 --home-dir /var/lib/grader --shell /usr/sbin/nologin grader \
     && mkdir -p /var/lib/grader/data \
     && chown -R grader:grader /var/lib/grader
-USER grader
+USER 10001:10001
 WORKDIR /var/lib/grader
 
 EXPOSE 8000

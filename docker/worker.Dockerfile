@@ -14,7 +14,8 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128
 
 # bubblewrap: the sandbox. util-linux and mount: unshare, setpriv and mount, with which the
 # worker (root in its container) hands each run to the unprivileged sandbox user.
-# python3 on Ubuntu 24.04 is 3.12.
+# python3 on Ubuntu 24.04 is 3.12. Versions are the release's own (pinned ones vanish from its archive).
+# hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         bubblewrap util-linux mount python3 python3-venv ca-certificates \
