@@ -142,7 +142,8 @@ def delegation_root(own: Path) -> Path:
     already enables controllers) also covers a slot that starts while another
     is still moving processes: both then finish the same delegation.
     """
-    return own.parent if own.name == WORKER_LEAF else own
+    moved_there = own.name == WORKER_LEAF and (own.parent / "cgroup.procs").exists()  # not a mount's root
+    return own.parent if moved_there else own
 
 
 def _v1_dir(controller: str, paths: dict[str, str], mounts: list[MountedHierarchy]) -> Path | None:

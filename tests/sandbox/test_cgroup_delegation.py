@@ -174,6 +174,14 @@ def test_a_read_only_cgroupfs_says_how_to_make_it_writable(tmp_path, monkeypatch
     assert procs(root) == ["1", "7", "8"]  # nothing was moved
 
 
+def test_a_mount_whose_root_has_the_leaf_name_is_not_left(tmp_path):
+    root = tmp_path / WORKER_LEAF  # e.g. a container made for this leaf's processes alone
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("memory pids\n")
+    layout = detect_layout("0::/\n", f"41 31 0:38 / {root} rw - cgroup2 cgroup2 rw\n")
+    assert layout.own_dirs == {"unified": root}
+
+
 def test_an_own_cgroup_without_processes_is_used_as_it_is(kernel, tmp_path):
     root, mountinfo = container_root(tmp_path, "")
     prepare_parent(detect_layout("0::/\n", mountinfo), "grader")
