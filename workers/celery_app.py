@@ -26,6 +26,7 @@ import logging
 import random
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -34,6 +35,7 @@ from celery.signals import setup_logging, worker_ready, worker_shutdown, worker_
 from grader.config import Settings, load_settings
 from grader.logs import configure_logging
 from grader.services.queue import message_settings
+from grader.services.worker_registry import WorkerSpec
 
 log = logging.getLogger("grader.worker")
 
@@ -82,14 +84,14 @@ class RegistryHeartbeat(threading.Thread):
     def __init__(self) -> None:
         super().__init__(name="grader-registry", daemon=True)
         self.stopping = threading.Event()
-        self.spec: Any = None  # grader.services.worker_registry.WorkerSpec, set when the worker is ready
-        self.slot_pids: Any = lambda: []  # the pool's current processes
+        self.spec: WorkerSpec | None = None  # set when the worker is ready
+        self.slot_pids: Callable[[], list[int]] = lambda: []  # the pool's current processes
 
     def run(self) -> None:
         from workers.tasks import beat_worker, register_worker
 
         registered = False
-        while not self.stopping.is_set():
+        while self.spec is not None and not self.stopping.is_set():
             try:
                 if not registered:
                     register_worker(self.spec)
@@ -118,10 +120,9 @@ def _describe_gpus(gpus: Any) -> str:
     return ", ".join(f"GPU {g.index} ({g.name})" for g in gpus) if gpus else "CPU only"
 
 
-def worker_spec(consumer: Any) -> Any:
+def worker_spec(consumer: Any) -> WorkerSpec:
     """What this worker says about itself: node, queues, slots and GPUs, read from the running consumer."""
     from grader.gpu import probe_gpus
-    from grader.services.worker_registry import WorkerSpec
     from grader.services.worker_runs import worker_name
 
     host, pid = worker_name().rsplit(":", 1)
