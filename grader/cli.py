@@ -231,8 +231,8 @@ def demo_command(host: str, port: int, grace: float) -> None:
     from grader.services.demo import WORKER_LOG, banner, start_worker, stop_worker
 
     settings = load_settings()
-    _check_sandbox_for_demo(settings)
     listener = _listen(host, port)
+    _check_sandbox_for_demo(settings)
     accounts, token = _prepare_demo(settings)
     log_path = settings.data_dir / WORKER_LOG
     worker = start_worker([sys.executable, "-m", "grader.cli", "worker"], log_path, dict(os.environ))
@@ -278,26 +278,19 @@ def _listen(host: str, port: int):  # noqa: ANN202 - a socket
 
 
 def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token)
-    """Migrate the database, prepare the broker, load the assignments and the demo accounts."""
+    """Migrate the database, prepare the broker, then load the assignments and the demo accounts."""
     from grader.db import make_engine, make_sessions, transaction
     from grader.migrate import upgrade
-    from grader.services.catalog import sync_assignments
     from grader.services import demo
 
     upgrade(settings.database_url)
     demo.prepare_broker(settings.broker_url)
     engine = make_engine(settings.database_url)
-    stored = demo.read_credentials(settings.data_dir)
     try:
         with transaction(make_sessions(engine)) as session:
-            synced = sync_assignments(session, settings)
-            demo.schedule_demo_dates(session)
-            accounts = demo.ensure_demo_accounts(session, stored.get("passwords") or {})
-            student = next(a for a in accounts if a.role is Role.STUDENT)
-            token = demo.ensure_demo_token(session, student.email, stored.get("token"))
+            synced, accounts, token = demo.prepare_demo_course(session, settings)
     finally:
         engine.dispose()
-    demo.write_credentials(settings.data_dir, {"passwords": {a.email: a.password for a in accounts}, "token": token})
     for line in synced.lines():
         click.echo(f"assignments {line}", err=True)
     return accounts, token

@@ -24,8 +24,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from grader.config import Settings
 from grader.models import Assignment, Role, utcnow
 from grader.services.accounts import create_token, create_user, find_user, user_for_token, verify_password
+from grader.services.catalog import SyncResult, sync_assignments
 from grader.services.queue import CPU_QUEUE, GPU_QUEUE, RERUN_QUEUE
 
 CREDENTIALS_FILE = "demo_credentials.json"
@@ -100,6 +102,18 @@ def ensure_demo_token(session: Session, email: str, stored: str | None) -> str:
     if user is None:
         raise LookupError(f"no demo user {email}")
     return create_token(session, user)
+
+
+def prepare_demo_course(session: Session, settings: Settings) -> tuple[SyncResult, list[DemoAccount], str]:
+    """Load the assignments, date them, and make sure the demo accounts and token work; keep their secrets."""
+    stored = read_credentials(settings.data_dir)
+    synced = sync_assignments(session, settings)
+    schedule_demo_dates(session)
+    accounts = ensure_demo_accounts(session, stored.get("passwords") or {})
+    student = next(a for a in accounts if a.role is Role.STUDENT)
+    token = ensure_demo_token(session, student.email, stored.get("token"))
+    write_credentials(settings.data_dir, {"passwords": {a.email: a.password for a in accounts}, "token": token})
+    return synced, accounts, token
 
 
 def schedule_demo_dates(session: Session, now: dt.datetime | None = None) -> list[str]:

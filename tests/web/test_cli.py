@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from grader.cli import main
+from grader.config import PROJECT_ROOT
 from grader.db import make_engine, make_sessions, transaction
 from grader.models import ApiToken, Role, User
 from grader.services.accounts import hash_token, user_for_token, verify_password
@@ -127,3 +128,32 @@ def test_tokens_create_prints_the_token_on_its_last_line_and_stores_its_hash(env
 def test_tokens_create_for_an_unknown_user_fails(env):
     result = invoke(env, "tokens", "create", "nobody@example.org")
     assert result.exit_code == 1 and "no user with email nobody@example.org" in result.output
+
+
+def test_assignments_sync_loads_the_folders_and_says_what_it_did(env):
+    fixtures = {
+        "GRADER_ASSIGNMENTS_DIR": str(PROJECT_ROOT / "tests/fixtures/assignments"),
+        "GRADER_RUBRICS_DIR": str(PROJECT_ROOT / "tests/fixtures/rubrics"),
+    }
+    first = invoke({**env, **fixtures}, "assignments", "sync")
+    assert first.exit_code == 0 and "added: quick-digits, tight-digits" in first.output
+    again = invoke({**env, **fixtures}, "assignments", "sync")
+    assert again.exit_code == 0 and "unchanged: quick-digits, tight-digits" in again.output
+
+
+def test_assignments_sync_exits_non_zero_naming_a_broken_folder(env, tmp_path):
+    (tmp_path / "assignments" / "half-done").mkdir(parents=True)
+    paths = {"GRADER_ASSIGNMENTS_DIR": str(tmp_path / "assignments"), "GRADER_RUBRICS_DIR": str(tmp_path)}
+    result = invoke({**env, **paths}, "assignments", "sync")
+    assert result.exit_code == 1
+    assert "skipped (fix it and sync again):" in result.output and "half-done/assignment.yaml" in result.output
+
+
+def test_the_report_of_an_api_result_without_metrics_or_criteria():
+    from grader.cli import format_report
+
+    api_error = {"status": "error", "outcome": "sandbox_error", "score": None, "max_score": None, "metrics": {},
+                 "criteria": [], "student_message": "Grading failed on our side.", "log": "", "resources": {}}  # fmt: skip
+    report = format_report(api_error, "quick-digits · model.py")
+    assert report.splitlines()[:3] == ["quick-digits · model.py", "status: error (sandbox_error)   score: - / -", ""]
+    assert "Grading failed on our side." in report and "metrics" not in report
