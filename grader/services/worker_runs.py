@@ -9,6 +9,7 @@ delivered twice, or a worker thought dead that wakes up, never grades twice.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -212,7 +213,12 @@ class Heartbeat:
         self.sessions, self.claim, self.seconds = sessions, claim, seconds
         self.progress: Callable[[], dict[str, Any]] | None = None  # the run's own report of its progress
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{claim.submission_id}", daemon=True)
+        self._thread = threading.Thread(  # in a copy of this context, so its log records carry the submission id
+            target=contextvars.copy_context().run,
+            args=(self._beat,),
+            name=f"heartbeat-{claim.submission_id}",
+            daemon=True,
+        )
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from grader import logs
 from grader.config import Settings, load_settings
 
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
@@ -30,6 +31,7 @@ def create_app(
     )
     if test_config:
         app.config.from_mapping(test_config)
+    logs.init_app(app, settings.log_format)
     database.init_app(app, settings)
     services.init_app(app, settings, queue)
     auth.init_app(app)

@@ -69,3 +69,13 @@ def show_submission(submission_id: int) -> Any:
     if sub is None:
         return error("No such submission.", 404)
     return jsonify(submission_json(session, sub, sub.assignment))
+
+
+@bp.get("/workers")
+def list_workers() -> Any:
+    """Staff only: the workers with their current runs, and the messages waiting per queue."""
+    if not g.api_user.role.is_staff:
+        return error("Only TAs and instructors may list the workers.", 403)
+    from grader.web.staff import workers_report
+
+    return jsonify(workers_report())

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from grader.config import Settings
+from grader.logs import bind_submission
 
 
 def init_app(app: Flask, settings: Settings, queue: Any = None) -> None:
@@ -47,7 +48,7 @@ def accept_upload(*, user_id: int, assignment_slug: str, filename: str, data: by
     """Validate, store, commit and enqueue an upload; return the submission id."""
     from grader.services.uploads import accept_upload as accept
 
-    return accept(
+    submission_id = accept(
         current_app.extensions["grader.sessions"],
         store(),
         queue(),
@@ -57,3 +58,6 @@ def accept_upload(*, user_id: int, assignment_slug: str, filename: str, data: by
         data=data,
         settings=settings(),
     )
+    bind_submission(submission_id)
+    current_app.logger.info("submission %s: accepted for %s (%s)", submission_id, assignment_slug, filename)
+    return submission_id

@@ -154,3 +154,11 @@ def test_a_too_large_upload_answers_413_and_stores_nothing(app, client, accounts
     assert response.status_code == 413
     assert "too large" in response.get_json()["error"]
     assert queue.enqueued == [] and submission_count(app) == 0
+
+
+def test_workers_are_listed_for_staff_only(client, accounts):
+    student = client.get("/api/v1/workers", headers=bearer(accounts.token("ada@example.org")))
+    assert student.status_code == 403 and "TAs and instructors" in student.get_json()["error"]
+    staff = client.get("/api/v1/workers", headers=bearer(accounts.token("ta@example.org", Role.TA)))
+    assert staff.status_code == 200
+    assert staff.get_json()["workers"] == [] and set(staff.get_json()["queues"]) == {"gpu", "cpu", "rerun"}

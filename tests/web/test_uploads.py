@@ -61,6 +61,13 @@ def test_the_reference_is_accepted_stored_and_queued_once(app, client, accounts,
     assert body["state"] == "queued" and body["queue_position"] == 1
 
 
+def test_the_upload_is_logged_with_its_submission_id(client, accounts, capsys):
+    response = api_upload(client, accounts.token("ada@example.org"), "reference_keras.py", REFERENCE.read_bytes())
+    sid = response.get_json()["id"]
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "accepted for digits-mlp" in line]
+    assert f"submission={sid} " in line and "reference_keras.py" in line
+
+
 @pytest.mark.parametrize("attack", sorted(HOSTILE))
 def test_hostile_zips_are_refused_with_a_clear_message_and_nothing_stored(app, client, accounts, queue, attack):
     data, words = HOSTILE[attack]
