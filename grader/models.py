@@ -1,4 +1,4 @@
-"""The database: users, tokens, assignments and submissions (SQLAlchemy 2).
+"""The database: users, tokens, assignments, submissions, workers and the staff's grading records (SQLAlchemy 2).
 
 The schema changes only through Alembic migrations (`grader db upgrade`).
 Submission rows carry their own state machine: queued -> running -> scored |
@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, func
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -91,6 +91,9 @@ class Assignment(Base):
     published: Mapped[bool] = mapped_column(default=True)
     opens_at: Mapped[dt.datetime | None]
     due_at: Mapped[dt.datetime | None]
+    # The time settings as staff wrote them (grader.core.policy.settings: due_at, late, counts,
+    # daily_limit...); None: no deadline. published/opens_at/due_at above mirror it for queries.
+    policy: Mapped[dict[str, Any] | None]
 
 
 class Submission(Base):
@@ -119,8 +122,13 @@ class Submission(Base):
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
     error_detail: Mapped[str | None] = mapped_column(Text)  # staff only
+    # A re-run (new training of an earlier upload, queued at low priority) is a new row pointing at the
+    # upload it re-runs (always the first row of the chain); it keeps that upload's created_at, and the
+    # newest row of a chain is the one that counts, so no result is ever overwritten.
+    rerun_of_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the TA who asked for a re-run
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
     assignment: Mapped[Assignment] = relationship()
 
 
@@ -147,3 +155,71 @@ class Worker(Base):
     started_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)
     stopped_at: Mapped[dt.datetime | None]
+
+
+class RubricRevision(Base):
+    """A rubric saved by an instructor; the newest revision of an assignment replaces its rubrics/ file."""
+
+    __tablename__ = "rubric_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    saved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    saved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    saved_by: Mapped[User] = relationship()
+
+
+class Extension(Base):
+    """One student's extension on one assignment (grader.core.policy.late.Extension)."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    due_at: Mapped[dt.datetime]
+    last_accepted_at: Mapped[dt.datetime | None]
+    reason: Mapped[str] = mapped_column(Text)
+    granted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    granted_by: Mapped[User] = relationship(foreign_keys=[granted_by_id])
+
+
+class Override(Base):
+    """A TA's change of one submission's score: the audit trail (rows are only ever added).
+
+    The newest row of a submission is in force; `points_after` None withdraws the override.
+    """
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    points_before: Mapped[float | None] = mapped_column(Float)  # the score in force before this row
+    points_after: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+
+    by: Mapped[User] = relationship()
+
+
+class StaffScore(Base):
+    """A score (0-100) of a staff-entered course component (theory, summaries...) for one student."""
+
+    __tablename__ = "staff_scores"
+    __table_args__ = (UniqueConstraint("user_id", "component"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    component: Mapped[str] = mapped_column(String(64))  # a component id of rubrics/course.yaml
+    score: Mapped[float] = mapped_column(Float)
+    entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -25,11 +25,15 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # noqa: ANN001
-    # SQLite cannot ALTER most things: batch mode copies the table instead.
+    # SQLite cannot ALTER most things: batch mode copies the table instead, and a copied table
+    # is dropped and renamed, which its foreign keys would refuse (checked again on the next connect).
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():

@@ -30,8 +30,8 @@ def test_upgrade_creates_the_tables_and_twice_is_a_no_op(kind, tmp_path, monkeyp
             assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
             with engine.connect() as connection:
                 versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == [head_revision()] == ["0002"]
-            for table in ("submissions", "workers"):
+            assert versions == [head_revision()] == ["0003"]
+            for table in Base.metadata.tables:
                 columns = {c["name"] for c in inspect(engine).get_columns(table)}
                 assert columns == set(Base.metadata.tables[table].columns.keys())
         finally:
@@ -56,5 +56,39 @@ def test_workers_migration_keeps_existing_rows_and_downgrades(kind, tmp_path):
             command.downgrade(alembic_config(url), "0001")
             inspect_after = inspect(engine)
             assert "workers" not in inspect_after.get_table_names() and "users" in inspect_after.get_table_names()
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_grading_records_migration_keeps_submissions_and_downgrades(kind, tmp_path):
+    """0002 -> 0003 adds the staff's records beside a graded submission; 0003 -> 0002 takes only them away."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url, "0002")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO users (id, email, name, role, password_hash) VALUES (1, 'a@x.org', '', 'student', 'x')")
+                )
+                connection.execute(text("INSERT INTO assignments (id, slug, title, topic, published) VALUES (1, 'a', 'A', 1, true)"))
+                connection.execute(
+                    text(
+                        "INSERT INTO submissions (id, user_id, assignment_id, filename, blob_sha256, size_bytes, state,"
+                        " attempts, created_at, queued_at, score) VALUES (1, 1, 1, 'm.py', 'ab', 3, 'scored', 1,"
+                        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 87.5)"
+                    )
+                )
+            upgrade(url)
+            tables = set(inspect(engine).get_table_names())
+            assert {"rubric_revisions", "extensions", "overrides", "staff_scores"} <= tables
+            with engine.connect() as connection:
+                row = connection.execute(text("SELECT score, rerun_of_id FROM submissions")).one()
+                assert tuple(row) == (87.5, None)
+                assert connection.execute(text("SELECT policy FROM assignments")).scalar_one() is None
+            command.downgrade(alembic_config(url), "0002")
+            assert "overrides" not in inspect(engine).get_table_names()
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT score FROM submissions")).scalar_one() == 87.5
         finally:
             engine.dispose()
