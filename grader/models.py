@@ -94,6 +94,9 @@ class Assignment(Base):
     # The time settings as staff wrote them (grader.core.policy.settings: due_at, late, counts,
     # daily_limit...); None: no deadline. published/opens_at/due_at above mirror it for queries.
     policy: Mapped[dict[str, Any] | None]
+    # The reference solutions' metrics per framework ({"keras": {...}, "torch": {...}}) as the workers last
+    # measured them: what relative thresholds compare with when the web side rescores without training.
+    references: Mapped[dict[str, Any] | None]
 
 
 class Submission(Base):

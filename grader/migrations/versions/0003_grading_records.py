@@ -1,4 +1,4 @@
-"""grading records: assignment policy, re-runs, rubric revisions, extensions, overrides, staff scores
+"""grading records: assignment policy and reference metrics, re-runs, rubric revisions, extensions, overrides, staff scores
 
 Revision ID: 0003
 Revises: 0002
@@ -71,6 +71,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("assignments") as batch:
         batch.add_column(sa.Column("policy", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("references", sa.JSON(), nullable=True))
     with op.batch_alter_table("submissions") as batch:
         batch.add_column(sa.Column("rerun_of_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("requested_by_id", sa.Integer(), nullable=True))
@@ -87,6 +88,7 @@ def downgrade() -> None:
         batch.drop_column("requested_by_id")
         batch.drop_column("rerun_of_id")
     with op.batch_alter_table("assignments") as batch:
+        batch.drop_column("references")
         batch.drop_column("policy")
     for table in ("staff_scores", "overrides", "extensions", "rubric_revisions"):
         op.drop_table(table)
