@@ -186,7 +186,6 @@ def _without_password(url: str) -> str:
 def worker_command(loglevel: str) -> None:
     """Start a grading worker: one slot per GPU (the gpu, cpu and rerun queues), or one CPU slot (cpu, rerun)."""
     from grader.gpu import probe_gpus
-    from grader.services.demo import SQLALCHEMY_TRANSPORT_OPTIONS, is_sqlalchemy_broker
     from grader.services.queue import worker_queues
 
     gpus = probe_gpus()
@@ -196,9 +195,6 @@ def worker_command(loglevel: str) -> None:
         click.echo("grader worker: no GPU found; serving only the cpu queue (and reruns), one slot", err=True)
     from workers.celery_app import app
 
-    if is_sqlalchemy_broker(app.conf.broker_url or ""):
-        # kombu passes these to create_engine: a Redis option such as visibility_timeout would be refused.
-        app.conf.broker_transport_options = SQLALCHEMY_TRANSPORT_OPTIONS
     queues = ",".join(worker_queues(len(gpus)))
     app.worker_main(["worker", f"--loglevel={loglevel}", f"--queues={queues}", f"--concurrency={max(1, len(gpus))}"])
 

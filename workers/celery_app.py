@@ -34,7 +34,7 @@ from celery.signals import setup_logging, worker_ready, worker_shutdown, worker_
 
 from grader.config import Settings, load_settings
 from grader.logs import configure_logging
-from grader.services.queue import message_settings
+from grader.services.queue import message_settings, transport_options
 from grader.services.worker_registry import WorkerSpec
 
 log = logging.getLogger("grader.worker")
@@ -49,7 +49,7 @@ def worker_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_transport_options": transport_options(settings.broker_url, settings.visibility_timeout),
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,

@@ -15,12 +15,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from grader.services.queue import CPU_QUEUE, GPU_QUEUE, RERUN_QUEUE
+from grader.services.queue import CPU_QUEUE, GPU_QUEUE, RERUN_QUEUE, transport_options
 
 GRADING_QUEUES = (GPU_QUEUE, CPU_QUEUE, RERUN_QUEUE)
 DEFAULT_TIMEOUT = 2.0  # seconds; readiness probes of load balancers typically wait a few seconds
 # What kombu hands create_engine for an SQLite broker: wait for SQLite's lock rather than fail (as the demo does).
-SQLALCHEMY_TRANSPORT_OPTIONS: dict[str, Any] = {"connect_args": {"timeout": 30}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +85,4 @@ def _transport_options(url: str, timeout: float) -> dict[str, Any]:
     """
     if url.startswith(("redis://", "rediss://", "redis+socket://", "unix://")):
         return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "max_retries": 0}
-    if url.startswith(("sqla+", "sqlalchemy+")):
-        return dict(SQLALCHEMY_TRANSPORT_OPTIONS)
-    return {}
+    return transport_options(url)

@@ -28,14 +28,17 @@ from grader.config import Settings
 from grader.models import Assignment, Role, utcnow
 from grader.services.accounts import create_token, create_user, find_user, user_for_token, verify_password
 from grader.services.catalog import SyncResult, sync_assignments
-from grader.services.queue import CPU_QUEUE, GPU_QUEUE, RERUN_QUEUE
+from grader.services.queue import (
+    CPU_QUEUE,
+    GPU_QUEUE,
+    RERUN_QUEUE,
+    SQLALCHEMY_TRANSPORT_OPTIONS,
+    is_sqlalchemy_broker,
+)
 
 CREDENTIALS_FILE = "demo_credentials.json"
 WORKER_LOG = "demo-worker.log"
 DEMO_WEEK = dt.timedelta(days=7)
-SQLALCHEMY_SCHEMES = ("sqla+", "sqlalchemy+")
-# kombu hands its transport options to create_engine: wait for SQLite's lock instead of failing at once.
-SQLALCHEMY_TRANSPORT_OPTIONS: dict[str, Any] = {"connect_args": {"timeout": 30}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,10 +133,6 @@ def schedule_demo_dates(session: Session, now: dt.datetime | None = None) -> lis
         scheduled.append(row.slug)
     session.flush()
     return scheduled
-
-
-def is_sqlalchemy_broker(broker_url: str) -> bool:
-    return broker_url.startswith(SQLALCHEMY_SCHEMES)
 
 
 def sqlite_broker_path(broker_url: str) -> Path | None:

@@ -38,6 +38,28 @@ class GradingQueue(Protocol):
         """Ask a worker to grade the submission (call only after its row is committed)."""
 
 
+SQLALCHEMY_SCHEMES = ("sqla+", "sqlalchemy+")  # kombu's SQLAlchemy transport: the embedded default's broker
+# kombu hands these options to create_engine: wait for SQLite's lock instead of failing at once. It builds
+# one engine per URL per process from the first connection's options, so every user must pass the same.
+SQLALCHEMY_TRANSPORT_OPTIONS: dict[str, Any] = {"connect_args": {"timeout": 30}}
+
+
+def is_sqlalchemy_broker(url: str) -> bool:
+    """Return whether the broker URL names kombu's SQLAlchemy transport."""
+    return url.startswith(SQLALCHEMY_SCHEMES)
+
+
+def transport_options(broker_url: str, visibility_timeout: float | None = None) -> dict[str, Any]:
+    """Celery's broker_transport_options for this broker.
+
+    Redis takes the visibility timeout (workers only); the SQLAlchemy transport
+    refuses it (every option goes to create_engine) and gets its engine options.
+    """
+    if is_sqlalchemy_broker(broker_url):
+        return dict(SQLALCHEMY_TRANSPORT_OPTIONS)
+    return {} if visibility_timeout is None else {"visibility_timeout": visibility_timeout}
+
+
 def message_settings() -> dict[str, Any]:
     """Celery settings the producer and the workers share: JSON only, never pickle."""
     return {
@@ -67,7 +89,7 @@ class CeleryQueue:
             from celery import Celery  # imported late: the web app starts without Celery
 
             self._app = Celery("grader-producer", broker=self.broker_url, set_as_current=False)
-            self._app.conf.update(message_settings())
+            self._app.conf.update(message_settings(), broker_transport_options=transport_options(self.broker_url))
         return self._app
 
 
