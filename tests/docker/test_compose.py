@@ -65,7 +65,7 @@ def test_every_service_is_health_checked_or_one_shot(services):
                for other in services.values() for key, dep in (other.get("depends_on") or {}).items() if key == name)
     }  # fmt: skip
     assert one_shot == {"migrate"}
-    assert services["migrate"]["command"] == ["grader", "db", "upgrade"] and services["migrate"]["restart"] == "no"
+    assert services["migrate"]["command"] == ["sh", "-c", "grader db upgrade && grader assignments sync"] and services["migrate"]["restart"] == "no"
     for name, service in services.items():
         if name not in one_shot:
             assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
