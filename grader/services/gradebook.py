@@ -1,0 +1,185 @@
+"""The gradebook: one row per student, a column per assignment and course component, the final; its charts.
+
+The table is the course report (grader.services.course_grades) laid flat; the
+CSV export writes the same cells. The charts are data first: `histogram`
+counts scores into bins, `hourly_counts` counts uploads per hour around a
+deadline, and `bar_chart` maps counts to bar rectangles the template draws as
+inline SVG (nothing downloaded, no script).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.core.course import ComponentResult
+from grader.core.policy.timing import aware
+from grader.models import Submission
+from grader.services.course_grades import CourseReport
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A gradebook column: an assignment's final (percent) or a component's score (0-100)."""
+
+    key: str
+    title: str
+    kind: str  # "assignment" or "component"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One student's line of the gradebook."""
+
+    user_id: int
+    email: str
+    name: str
+    cells: tuple[float | None, ...]  # in the order of the columns; None: no score yet
+    final: float | None
+    provisional: float
+    missing: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Gradebook:
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+
+
+def _walk(result: ComponentResult) -> list[ComponentResult]:
+    return [result, *(node for child in result.children for node in _walk(child))]
+
+
+def build_gradebook(report: CourseReport) -> Gradebook:
+    """Lay a course report flat: assignments (final, % of points), then every component, then the final."""
+    columns = [Column(a.slug, a.title, "assignment") for a in report.assignments]
+    component_ids: list[tuple[str, str]] = []
+    rows = []
+    for student in report.students:
+        components = [node for top in student.course.components for node in _walk(top)]
+        if not component_ids:
+            component_ids = [(c.id, c.title) for c in components]
+        by_id = {c.id: c.score for c in components}
+        cells = [grade.percent for _, grade in student.assignments]
+        cells += [by_id.get(cid) for cid, _ in component_ids]
+        rows.append(
+            Row(
+                student.student.id,
+                student.student.email,
+                student.student.name,
+                tuple(cells),
+                student.course.final,
+                student.course.provisional,
+                student.course.missing,
+            )
+        )
+    if not component_ids:
+        component_ids = [(leaf.id, leaf.title) for leaf in _component_nodes(report)]
+    columns += [Column(cid, title, "component") for cid, title in component_ids]
+    return Gradebook(tuple(columns), tuple(rows))
+
+
+def _component_nodes(report: CourseReport) -> list:
+    def walk(spec):  # noqa: ANN001, ANN202 - ComponentSpec
+        return [spec, *(node for child in spec.children for node in walk(child))]
+
+    return [node for top in report.course.components for node in walk(top)]
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def gradebook_csv(book: Gradebook) -> str:
+    """Return the gradebook as CSV: email, name, one column per assignment and component, final, provisional."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["email", "name"]
+    header += [f"{c.key} (%)" if c.kind == "assignment" else c.key for c in book.columns]
+    header += ["final", "provisional", "missing"]
+    writer.writerow(header)
+    for row in book.rows:
+        cells = [_cell(value) for value in row.cells]
+        writer.writerow([row.email, row.name, *cells, _cell(row.final), _cell(row.provisional), " ".join(row.missing)])
+    return out.getvalue()
+
+
+def histogram(values: Iterable[float], bins: int = 10, low: float = 0.0, high: float = 100.0) -> list[int]:
+    """Count values into `bins` equal bins from low to high; the top bin includes high (100% lands in 90-100)."""
+    counts = [0] * bins
+    width = (high - low) / bins
+    for value in values:
+        if value < low or value > high:
+            continue
+        counts[min(bins - 1, int((value - low) // width))] += 1
+    return counts
+
+
+def hourly_counts(
+    moments: Iterable[dt.datetime], due_at: dt.datetime, before_hours: int = 48, after_hours: int = 24
+) -> list[int]:
+    """Count moments per hour from `before_hours` before the due date to `after_hours` after it.
+
+    Bin i covers [due - before + i h, due - before + (i+1) h): the bin ending at the due moment is the
+    last hour before the deadline. Moments outside the window are left out.
+    """
+    start = aware(due_at) - dt.timedelta(hours=before_hours)
+    counts = [0] * (before_hours + after_hours)
+    for moment in moments:
+        offset = (aware(moment) - start) // dt.timedelta(hours=1)
+        if 0 <= offset < len(counts):
+            counts[offset] += 1
+    return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    """One bar of a chart, in SVG user units (y grows downwards)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    count: int
+    label: str
+
+
+def bar_chart(counts: Sequence[int], labels: Sequence[str], width: float = 600, height: float = 160) -> list[Bar]:
+    """Map counts to bars filling width x height: the tallest bar is the full height, zero has no height."""
+    if len(counts) != len(labels):
+        raise ValueError(f"{len(counts)} counts but {len(labels)} labels")
+    if not counts:
+        return []
+    top = max(counts) or 1
+    slot = width / len(counts)
+    gap = min(2.0, slot * 0.1)
+    bars = []
+    for index, (count, label) in enumerate(zip(counts, labels, strict=True)):
+        bar_height = round(height * count / top, 2)
+        x = round(index * slot + gap / 2, 2)
+        bars.append(Bar(x, round(height - bar_height, 2), round(slot - gap, 2), bar_height, count, label))
+    return bars
+
+
+def histogram_labels(bins: int = 10, low: float = 0.0, high: float = 100.0) -> list[str]:
+    width = (high - low) / bins
+    return [f"{low + i * width:g}–{low + (i + 1) * width:g}%" for i in range(bins)]
+
+
+def hourly_labels(before_hours: int = 48, after_hours: int = 24) -> list[str]:
+    """Label each hour by its start relative to the deadline: "-48 h" ... "+23 h"."""
+    return [f"{h:+d} h to {h + 1:+d} h" for h in range(-before_hours, after_hours)]
+
+
+def upload_moments(session: Session, assignment_id: int) -> list[dt.datetime]:
+    """Return when each upload of an assignment came (re-runs are not uploads)."""
+    query = select(Submission.created_at).where(
+        Submission.assignment_id == assignment_id, Submission.rerun_of_id.is_(None)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,282 @@
+"""Per-assignment grades from the database: the rows in force, the policy, extensions and overrides.
+
+Which rows are in force: a re-run is a new row pointing at the first row of
+its chain (`rerun_of_id`), so a row is superseded as soon as a newer row of
+its chain exists; the newest row of each chain is the one in force, earlier
+rows are history. `in_force()` is that rule as a SQL condition, usable in any
+query; `rows_in_force()` reads the rows.
+
+An override belongs to the run it was made on (grader.services.overrides):
+the newest Override row of a submission is in force, `points_after` None
+withdraws it. The override's points are that submission's score when the
+policy chooses which submission counts (so "best" sees them), and when the
+counted submission carries one, it replaces the assignment's final outright,
+with the TA's name and reason (grader.core.policy.breakdown). The raw line
+keeps the rubric's score, so the student sees what the override replaced.
+
+An assignment without a policy (`Assignment.policy` None) has no deadline:
+every submission is accepted, none is late, the best one counts.
+
+Everything here reads a whole assignment's students in a few queries (rows,
+extensions, overrides), whatever the number of students: the gradebook and a
+student's page share `grade_table`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
+
+import yaml
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from grader.assignments import load_assignment
+from grader.config import Settings
+from grader.core.errors import SpecError
+from grader.core.outcomes import Status
+from grader.core.policy import (
+    AssignmentGrade,
+    AssignmentPolicy,
+    Attempt,
+    Deadlines,
+    LatePolicy,
+    Line,
+    parse_policy,
+    select_counting,
+)
+from grader.core.policy import Extension as ExtensionSpec
+from grader.core.policy import Override as OverrideSpec
+from grader.core.policy import grade_assignment
+from grader.core.rubric import parse_rubric
+from grader.models import Assignment, Extension, Override, Role, RubricRevision, State, Submission, User
+
+NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)  # an assignment without a policy: never late
+_STATUS = {State.SCORED: Status.SCORED, State.FAILED: Status.FAILED, State.ERROR: Status.ERROR}
+
+
+def in_force() -> ColumnElement[bool]:
+    """The SQL condition "this submission row is the newest of its chain" (no newer re-run exists)."""
+    newer = aliased(Submission)
+    chain = func.coalesce(Submission.rerun_of_id, Submission.id)
+    return ~exists().where(newer.rerun_of_id == chain, newer.id > Submission.id)
+
+
+def rows_in_force(
+    session: Session,
+    *,
+    assignment_ids: Collection[int] | None = None,
+    user_ids: Collection[int] | None = None,
+) -> list[Submission]:
+    """Return the submission rows in force (the newest of each chain), oldest first; optionally filtered."""
+    query = select(Submission).where(in_force()).order_by(Submission.id)
+    if assignment_ids is not None:
+        query = query.where(Submission.assignment_id.in_(list(assignment_ids)))
+    if user_ids is not None:
+        query = query.where(Submission.user_id.in_(list(user_ids)))
+    return list(session.scalars(query))
+
+
+def assignment_policy(assignment: Assignment, tz: dt.tzinfo) -> AssignmentPolicy | None:
+    """Return the assignment's policy (None: no deadline); raise SpecError if the stored one is broken."""
+    if assignment.policy is None:
+        return None
+    return parse_policy(assignment.policy, f"the settings of {assignment.slug}", tz)
+
+
+def rubric_max_points(session: Session, assignment: Assignment, settings: Settings) -> float | None:
+    """Return the points of the rubric in force (the newest revision, else the file); None if unreadable.
+
+    Only needed for a student with nothing graded: their zero, once the cutoff has passed, is a percent.
+    """
+    newest = session.scalars(
+        select(RubricRevision.yaml_text)
+        .where(RubricRevision.assignment_id == assignment.id)
+        .order_by(RubricRevision.id.desc())
+        .limit(1)
+    ).first()
+    try:
+        if newest is not None:
+            return parse_rubric(yaml.safe_load(newest), f"the rubric of {assignment.slug}").max_points
+        return load_assignment(assignment.slug, settings).rubric.max_points
+    except (SpecError, yaml.YAMLError):
+        return None
+
+
+def attempt_of(row: Submission, override: Override | None, fallback_max: float) -> Attempt:
+    """Return a submission row as the policy sees it: an override's points stand in for the rubric's score."""
+    status = _STATUS.get(row.state)
+    score = None
+    if status is not None:
+        score = override.points_after if override is not None else row.score
+    max_score = row.max_score if row.max_score is not None else fallback_max
+    return Attempt(row.id, row.created_at, status, score, max_score)
+
+
+def extension_spec(row: Extension) -> ExtensionSpec:
+    """Return an extension row as the policy reads it."""
+    by = (row.granted_by.name or "").strip() or row.granted_by.email
+    return ExtensionSpec(row.due_at, row.last_accepted_at, row.reason, by)
+
+
+def overrides_in_force(session: Session, submission_ids: Sequence[int]) -> dict[int, Override]:
+    """Return each submission's override in force (newest row, if it sets points), in one query."""
+    newest: dict[int, Override] = {}
+    for start in range(0, len(submission_ids), 900):  # stay under SQLite's bound-parameter limit
+        chunk = submission_ids[start : start + 900]
+        query = (
+            select(Override)
+            .options(joinedload(Override.by))
+            .where(Override.submission_id.in_(chunk))
+            .order_by(Override.id)
+        )
+        for row in session.scalars(query):
+            newest[row.submission_id] = row
+    return {sid: row for sid, row in newest.items() if row.points_after is not None}
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """What one assignment's grades are computed under."""
+
+    policy: AssignmentPolicy | None
+    max_score: float | None  # the rubric's points, when known
+
+    def deadlines(self, extension: ExtensionSpec | None) -> Deadlines:
+        if self.policy is None:
+            return Deadlines(NO_DEADLINE, dt.timedelta(0), None, None, extension)
+        return self.policy.deadlines(extension)
+
+    @property
+    def late(self) -> LatePolicy:
+        return self.policy.late if self.policy else LatePolicy()
+
+    @property
+    def counts(self) -> str:
+        return self.policy.counts if self.policy else "best"
+
+
+def grade_student(
+    assignment: Assignment,
+    rules: Rules,
+    rows: Sequence[Submission],
+    extension: Extension | None,
+    overrides: dict[int, Override],
+    *,
+    now: dt.datetime,
+    tz: dt.tzinfo,
+) -> AssignmentGrade:
+    """Return one student's grade for one assignment from their rows in force (pure on loaded rows)."""
+    known_max = [r.max_score for r in rows if r.max_score is not None]
+    max_score = known_max[-1] if known_max else (rules.max_score or 0.0)
+    attempts = [attempt_of(r, overrides.get(r.id), max_score) for r in rows]
+    spec = extension_spec(extension) if extension is not None else None
+    deadlines = rules.deadlines(spec)
+    selection = select_counting(attempts, deadlines, rules.late, rules.counts, tz)
+    counted = selection.counted.attempt.id if selection.counted else None
+    row_override = overrides.get(counted) if isinstance(counted, int) else None
+    override = None
+    if row_override is not None and row_override.points_after is not None:
+        by = (row_override.by.name or "").strip() or row_override.by.email
+        override = OverrideSpec(min(row_override.points_after, max_score), by, row_override.reason)
+    grade = grade_assignment(
+        assignment.slug,
+        max_score,
+        attempts,
+        deadlines,
+        rules.late,
+        rules.counts,
+        override=override,
+        now=now,
+        tz=tz,
+    )
+    if row_override is not None:
+        rubric_score = next(r.score for r in rows if r.id == counted) or 0.0
+        grade = dataclasses.replace(
+            grade,
+            raw=Line(
+                rubric_score, f"{selection.explanation}; the rubric scored it {_pts(rubric_score)}/{_pts(max_score)}"
+            ),
+        )
+    if rules.policy is None:
+        taken = grade.late_penalty.value
+        grade = dataclasses.replace(grade, late_penalty=Line(taken, "no deadline, so no late penalty"))
+    return grade
+
+
+def grade_table(
+    session: Session,
+    settings: Settings,
+    assignments: Iterable[Assignment],
+    user_ids: Collection[int],
+    *,
+    tz: dt.tzinfo,
+    now: dt.datetime,
+) -> dict[tuple[int, int], AssignmentGrade]:
+    """Return every (user id, assignment id) grade, in three queries whatever the number of students.
+
+    Raise SpecError when an assignment's stored policy cannot be read (staff's to fix).
+    """
+    assignments = list(assignments)
+    ids = [a.id for a in assignments]
+    rows = rows_in_force(session, assignment_ids=ids, user_ids=user_ids) if user_ids and ids else []
+    extensions = {}
+    if user_ids and ids:
+        query = (
+            select(Extension)
+            .options(joinedload(Extension.granted_by))
+            .where(Extension.assignment_id.in_(ids), Extension.user_id.in_(list(user_ids)))
+        )
+        extensions = {(e.user_id, e.assignment_id): e for e in session.scalars(query)}
+    overrides = overrides_in_force(session, [r.id for r in rows])
+    by_pair: dict[tuple[int, int], list[Submission]] = {}
+    for row in rows:
+        by_pair.setdefault((row.user_id, row.assignment_id), []).append(row)
+    table: dict[tuple[int, int], AssignmentGrade] = {}
+    for assignment in assignments:
+        policy = assignment_policy(assignment, tz)
+        rules = Rules(policy, None)
+        looked_up = False
+        for user_id in user_ids:
+            mine = by_pair.get((user_id, assignment.id), [])
+            if not looked_up and not any(r.max_score is not None for r in mine):
+                rules, looked_up = Rules(policy, rubric_max_points(session, assignment, settings)), True
+            table[(user_id, assignment.id)] = grade_student(
+                assignment, rules, mine, extensions.get((user_id, assignment.id)), overrides, now=now, tz=tz
+            )
+    return table
+
+
+def students(session: Session, user_ids: Collection[int] | None = None) -> list[User]:
+    """Return the student accounts (optionally only these), by email."""
+    query = select(User).where(User.role == Role.STUDENT).order_by(User.email)
+    if user_ids is not None:
+        query = query.where(User.id.in_(list(user_ids)))
+    return list(session.scalars(query))
+
+
+def all_assignments(session: Session) -> list[Assignment]:
+    """Return every assignment, soonest deadline first (no deadline last), then by slug."""
+    rows = session.scalars(select(Assignment))
+    far = NO_DEADLINE.replace(tzinfo=None)
+    return sorted(rows, key=lambda a: ((a.due_at or far).replace(tzinfo=None), a.slug))
+
+
+def _pts(points: float) -> str:
+    return f"{points:.2f}".rstrip("0").rstrip(".")
+
+
+__all__ = [
+    "Rules",
+    "all_assignments",
+    "assignment_policy",
+    "attempt_of",
+    "grade_student",
+    "grade_table",
+    "in_force",
+    "overrides_in_force",
+    "rows_in_force",
+    "rubric_max_points",
+    "students",
+]
