@@ -126,7 +126,7 @@ def _locked_submission(session: Session, submission_id: int) -> Submission:
     """Return the submission, locked until the transaction ends, so two TAs' changes see each other's 'before'."""
     sub = session.scalars(select(Submission).where(Submission.id == submission_id).with_for_update()).first()
     if sub is None:
-        raise ActionRefused(f"There is no submission #{submission_id}.")
+        raise ActionRefused(f"There is no submission #{submission_id}.", "submission")
     return sub
 
 

@@ -1,4 +1,9 @@
-"""What students see of a submission: the `grader grade --json` fields, never staff details."""
+"""What students see of a submission: the `grader grade --json` fields, never staff details.
+
+Past the assignment's daily limit a student sees only whether a submission ran
+(grader.web.feedback); an override in force shows with the TA's name and
+comment. Staff viewers always see everything.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.models import Assignment, State, Submission, utcnow
+from grader.core.policy.daily import FeedbackLevel
+from grader.models import Assignment, State, Submission, User, utcnow
+from grader.services.overrides import override_in_force, view
+from grader.web import services
+from grader.web.feedback import FULL, Feedback, course_timezone, student_feedback
 
 STUDENT_FIELDS = (
     "status",
@@ -61,8 +70,31 @@ def _pending(session: Session, sub: Submission) -> dict[str, Any]:
     return body
 
 
-def submission_json(session: Session, sub: Submission, assignment: Assignment) -> dict[str, Any]:
-    """Return a submission as a student may see it."""
+def feedback_for(session: Session, sub: Submission, assignment: Assignment, viewer: User | None) -> Feedback:
+    """How much of the submission the viewer sees: staff everything, its student up to the daily limit."""
+    if viewer is not None and viewer.role.is_staff:
+        return FULL
+    tz = course_timezone(services.settings().rubrics_dir)
+    return student_feedback(session, sub.user_id, assignment, tz).get(sub.id, FULL)
+
+
+def _status_only(body: dict[str, Any]) -> None:
+    """Keep whether it ran (state, outcome, the student message); drop the score, criteria, metrics, log."""
+    body.update(score=None, max_score=None, metrics={}, criteria=[], log="", resources={})
+
+
+def submission_json(
+    session: Session,
+    sub: Submission,
+    assignment: Assignment,
+    *,
+    viewer: User | None = None,
+    feedback: Feedback | None = None,
+) -> dict[str, Any]:
+    """Return a submission as `viewer` may see it (None: as its student sees it).
+
+    `feedback` may be given when the caller computed it for many rows at once.
+    """
     if sub.state.is_final and sub.result:
         body = {f: sub.result.get(f) for f in STUDENT_FIELDS}
         body["status"] = sub.result.get("status", sub.state.value)
@@ -72,6 +104,10 @@ def submission_json(session: Session, sub: Submission, assignment: Assignment) -
         body.update(metrics={}, criteria=[], log="", resources={})
     else:
         body = _pending(session, sub)
+    feedback = feedback or feedback_for(session, sub, assignment, viewer)
+    if feedback.level is FeedbackLevel.STATUS and sub.state.is_final:
+        _status_only(body)
+    shown = view(override_in_force(session, sub.id))
     return {
         "id": sub.id,
         "assignment": assignment.slug,
@@ -81,6 +117,9 @@ def submission_json(session: Session, sub: Submission, assignment: Assignment) -
         "created_at": _iso(sub.created_at),
         "started_at": _iso(sub.started_at),
         "finished_at": _iso(sub.finished_at),
+        "rerun_of": sub.rerun_of_id,
+        "override": shown.to_json() if shown else None,
+        "feedback": feedback.to_json(),
     }
 
 

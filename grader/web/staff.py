@@ -1,4 +1,4 @@
-"""Staff pages (TAs and instructors): every submission with the staff detail; the workers and the queues."""
+"""Staff pages (TAs and instructors): the workers and the queues. Submissions are reviewed in grader.web.review."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template
-from sqlalchemy import select
-
-from grader.models import Submission, utcnow
+from grader.models import utcnow
 from grader.services.broker import BrokerReport, inspect_broker
 from grader.services.worker_registry import WorkerView, list_workers
 from grader.web import services
@@ -21,14 +19,6 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 def init_app(app: Flask) -> None:
     """Register the staff pages."""
     app.register_blueprint(bp)
-
-
-@bp.get("/submissions")
-@staff_required
-def submissions() -> Any:
-    """List the latest submissions of every student."""
-    rows = get_session().scalars(select(Submission).order_by(Submission.id.desc()).limit(200))
-    return render_template("staff_submissions.html", submissions=list(rows))
 
 
 def workers_now() -> tuple[list[WorkerView], BrokerReport, dt.datetime]:

@@ -12,6 +12,7 @@ from grader.web import services
 from grader.web.auth import user_row
 from grader.web.database import get_session
 from grader.web.errors import too_large_message
+from grader.web.feedback import FULL, Feedback, course_timezone, student_feedback
 from grader.web.present import submission_json
 from grader.web.queries import own_submissions, published_assignments, visible_submission
 
@@ -61,17 +62,26 @@ def submit(slug: str) -> Any:
 def submissions() -> Any:
     """List the student's own submissions with their live status."""
     session = get_session()
-    rows = [submission_json(session, s, s.assignment) for s in own_submissions(session, user_row(session))]
+    user = user_row(session)
+    tz = course_timezone(services.settings().rubrics_dir)
+    levels: dict[int, dict[int, Feedback]] = {}  # per assignment: one query for all of its rows
+    rows = []
+    for sub in own_submissions(session, user):
+        if sub.assignment_id not in levels:
+            levels[sub.assignment_id] = student_feedback(session, user.id, sub.assignment, tz)
+        feedback = levels[sub.assignment_id].get(sub.id, FULL)
+        rows.append(submission_json(session, sub, sub.assignment, viewer=user, feedback=feedback))
     return render_template("submissions.html", submissions=rows)
 
 
 def _visible(submission_id: int) -> dict[str, Any]:
     """Return the submission as JSON if the user may see it, else 404."""
     session = get_session()
-    sub = visible_submission(session, user_row(session), submission_id)
+    user = user_row(session)
+    sub = visible_submission(session, user, submission_id)
     if sub is None:
         abort(404)
-    return submission_json(session, sub, sub.assignment)
+    return submission_json(session, sub, sub.assignment, viewer=user)
 
 
 @bp.get("/submissions/<int:submission_id>")
