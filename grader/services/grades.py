@@ -191,18 +191,30 @@ def grade_student(
         now=now,
         tz=tz,
     )
-    if row_override is not None:
-        rubric_score = next(r.score for r in rows if r.id == counted) or 0.0
-        grade = dataclasses.replace(
-            grade,
-            raw=Line(
-                rubric_score, f"{selection.explanation}; the rubric scored it {_pts(rubric_score)}/{_pts(max_score)}"
-            ),
-        )
+    if row_override is not None and override is not None:
+        grade = _rubric_lines(grade, next(r.score for r in rows if r.id == counted) or 0.0, selection.explanation)
     if rules.policy is None:
         taken = grade.late_penalty.value
         grade = dataclasses.replace(grade, late_penalty=Line(taken, "no deadline, so no late penalty"))
     return grade
+
+
+def _rubric_lines(grade: AssignmentGrade, rubric_score: float, why_counted: str) -> AssignmentGrade:
+    """Show the rubric's score on the raw and penalty lines of an overridden submission (the override stays final).
+
+    The policy chose the submission with the override's points standing in for its score; the student
+    reads what the rubric gave it, what the late penalty made of that, and that the override replaced it.
+    """
+    after_penalty = round(rubric_score * (1 - grade.late_percent / 100), 2)
+    points, max_score = _pts(grade.final.value or 0.0), _pts(grade.max_score)
+    return dataclasses.replace(
+        grade,
+        raw=Line(rubric_score, f"{why_counted}; the rubric scored it {_pts(rubric_score)}/{max_score}"),
+        late_penalty=Line(round(rubric_score - after_penalty, 2), grade.late_penalty.explanation),
+        final=Line(
+            grade.final.value, f"{points} out of {max_score}, set by override; it replaces {_pts(after_penalty)}"
+        ),
+    )
 
 
 def grade_table(

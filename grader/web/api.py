@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, g, jsonify, request
 
-from grader.core.errors import BadSubmission
+from grader.core.errors import BadSubmission, SpecError
 from grader.services.accounts import user_for_token
 from grader.web import services
 from grader.web.auth import csrf
@@ -79,3 +79,16 @@ def list_workers() -> Any:
     from grader.web.staff import workers_report
 
     return jsonify(workers_report())
+
+
+@bp.get("/grades/me")
+def my_grades() -> Any:
+    """Return the caller's course grade (components with score, weight, source; final; missing) and assignments."""
+    from grader.services.course_grades import grades_of
+
+    try:
+        grades = grades_of(get_session(), services.settings(), g.api_user)
+    except SpecError as exc:
+        message = "Grades cannot be shown right now: the course settings have a mistake that staff must fix."
+        return error(exc.staff_detail if g.api_user.role.is_staff else message, 503)
+    return jsonify(grades.to_json())

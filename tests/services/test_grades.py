@@ -95,6 +95,7 @@ def test_best_after_penalty_extension_override_and_nothing(sessions, settings, c
     assert cy.final.value == 7.0 and cy.raw.value == 4.0
     assert cy.override.explanation == "set to 7 by Tess TA: grader bug"
     assert "the rubric scored it 4/10" in cy.raw.explanation
+    assert cy.final.explanation == "7 out of 10, set by override; it replaces 4"
     dee = grades["dee"]  # nothing graded and the cutoff has passed: a zero, as a percent of the rubric's points
     assert dee.final.value == 0.0 and dee.percent == 0.0
 
