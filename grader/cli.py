@@ -218,6 +218,56 @@ def assignments_sync() -> None:
         sys.exit(1)
 
 
+@main.group("scores")
+def scores_group() -> None:
+    """Scores staff enter for course components (the theory exam, the article summaries)."""
+
+
+@scores_group.command("import")
+@click.argument("sheet", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--component", required=True, help="The component's id in rubrics/course.yaml, e.g. theory.")
+@click.option(
+    "--by", "entered_by", default=None, help="Email of the staff member entering them (default: the first instructor)."
+)
+def scores_import(sheet: Path, component: str, entered_by: str | None) -> None:
+    """Import SHEET (CSV with the columns email,score; 0 to 100) into COMPONENT: every row, or none."""
+    from grader.core.scores_csv import ScoresFileError
+    from grader.services.course_grades import load_course
+    from grader.services.staff_scores import import_scores
+
+    settings = load_settings()
+    with _account_transaction() as session:
+        try:
+            course = load_course(settings)  # only its staff components matter here, not the assignments it names
+            staff = _staff_member(session, entered_by)
+            report = import_scores(session, course, component, sheet.read_bytes(), sheet.name, staff.id)
+        except ScoresFileError as exc:
+            raise click.ClickException(f"{sheet.name}: nothing imported: " + exc.problem) from exc
+        except SpecError as exc:
+            raise click.ClickException(f"nothing imported: {exc.staff_detail}") from exc
+    click.echo(f"imported {sheet.name} into {component}: {report.summary(component)}")
+
+
+def _staff_member(session: Session, email: str | None):  # noqa: ANN202 - a User row
+    """The TA or instructor an import is recorded under: the one named, else the first instructor."""
+    from sqlalchemy import select
+
+    from grader.models import User
+    from grader.services.accounts import find_user
+
+    if email is not None:
+        user = find_user(session, email)
+        if user is None or not user.role.is_staff:
+            raise click.ClickException(f"{email} is not a TA's or an instructor's account; name one with --by")
+        return user
+    user = session.scalars(select(User).where(User.role == Role.INSTRUCTOR).order_by(User.id).limit(1)).first()
+    if user is None:
+        raise click.ClickException(
+            "no instructor account to record the import under; add one, or name a TA with --by"
+        )
+    return user
+
+
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="The port to listen on.")

@@ -157,3 +157,79 @@ def test_the_report_of_an_api_result_without_metrics_or_criteria():
     report = format_report(api_error, "quick-digits · model.py")
     assert report.splitlines()[:3] == ["quick-digits · model.py", "status: error (sandbox_error)   score: - / -", ""]
     assert "Grading failed on our side." in report and "metrics" not in report
+
+
+def add_people(db, *emails: str, role: Role = Role.STUDENT) -> None:
+    with transaction(db) as session:
+        for email in emails:
+            session.add(User(email=email, role=role, password_hash="x"))
+
+
+def staff_scores(db) -> dict[tuple[str, str], float]:
+    from grader.models import StaffScore
+
+    with transaction(db) as session:
+        rows = session.execute(select(User.email, StaffScore.component, StaffScore.score).join(StaffScore.user))
+        return {(email, component): score for email, component, score in rows}
+
+
+def test_scores_import_writes_every_row_and_updates_on_a_second_import(env, db, tmp_path):
+    add_people(db, "prof@example.org", role=Role.INSTRUCTOR)
+    add_people(db, "ada@example.org", "bob@example.org")
+    sheet = tmp_path / "theory.csv"
+    sheet.write_text("name,Email,score\nAda,ADA@example.org,87.5\nBob,bob@example.org,40\n")
+    result = invoke(env, "scores", "import", str(sheet), "--component", "theory")
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated" in result.output
+    assert staff_scores(db) == {("ada@example.org", "theory"): 87.5, ("bob@example.org", "theory"): 40.0}
+    sheet.write_text("email,score\nada@example.org,90\n")
+    again = invoke(env, "scores", "import", str(sheet), "--component", "theory")
+    assert again.exit_code == 0 and "0 added, 1 updated" in again.output
+    assert staff_scores(db)[("ada@example.org", "theory")] == 90.0
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("email,score\nada@example.org,70\nnobody@example.org,50\n", "line 3: no student has the email nobody@"),
+        ("email,score\nada@example.org,70\nbob@example.org,101\n", "line 3: the score 101 of bob@example.org is out"),
+        ("email,score\nada@example.org,70\nbob@example.org,8,5\n", "line 3: 3 values but the header has 2 columns"),
+        ("email,score\nada@example.org,70\nbob@example.org\n", "line 3: expected a value in each of the columns"),
+    ],
+)
+def test_scores_import_names_the_bad_line_and_imports_nothing(env, db, tmp_path, content, problem):
+    add_people(db, "prof@example.org", role=Role.INSTRUCTOR)
+    add_people(db, "ada@example.org", "bob@example.org")
+    sheet = tmp_path / "theory.csv"
+    sheet.write_text(content)
+    result = invoke(env, "scores", "import", str(sheet), "--component", "theory")
+    assert result.exit_code == 1
+    assert "theory.csv: nothing imported" in result.output and problem in result.output
+    assert staff_scores(db) == {}
+
+
+def test_scores_import_of_an_unknown_component_lists_the_staff_components(env, db, tmp_path):
+    add_people(db, "prof@example.org", role=Role.INSTRUCTOR)
+    add_people(db, "ada@example.org")
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email,score\nada@example.org,70\n")
+    result = invoke(env, "scores", "import", str(sheet), "--component", "project-x")
+    assert result.exit_code == 1
+    assert "'project-x' is not a component whose scores staff enter; those are: theory, summaries, project" in (
+        result.output
+    )
+    assert staff_scores(db) == {}
+
+
+def test_scores_import_records_who_entered_them(env, db, tmp_path):
+    add_people(db, "ada@example.org")
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("email,score\nada@example.org,70\n")
+    nobody = invoke(env, "scores", "import", str(sheet), "--component", "theory")
+    assert nobody.exit_code == 1 and "no instructor account" in nobody.output
+    student = invoke(env, "scores", "import", str(sheet), "--component", "theory", "--by", "ada@example.org")
+    assert student.exit_code == 1 and "is not a TA's or an instructor's account" in student.output
+    add_people(db, "ta@example.org", role=Role.TA)
+    by_ta = invoke(env, "scores", "import", str(sheet), "--component", "theory", "--by", "ta@example.org")
+    assert by_ta.exit_code == 0, by_ta.output
+    assert staff_scores(db) == {("ada@example.org", "theory"): 70.0}
