@@ -2,7 +2,11 @@
 
 An assignment is `assignments/<slug>/` with assignment.yaml, README.md,
 starter.py, reference_keras.py and reference_torch.py; its rubric is
-`rubrics/<slug>.yaml`. Every problem is a SpecError naming file and field.
+`rubrics/<slug>.yaml`. An instructor's uploaded assignment lives in
+`<data_dir>/assignments/<slug>/`, the same files plus its rubric as
+`rubric.yaml` inside the folder (an upload is one self-contained folder). The
+course's own folders come first: a slug there is never shadowed by an upload.
+Every problem is a SpecError naming file and field.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from grader.core.rubric import RubricSpec, parse_rubric
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 REQUIRED_FILES = ("assignment.yaml", "README.md", "starter.py", "reference_keras.py", "reference_torch.py")
 REFERENCE_FRAMEWORKS = ("keras", "torch")
+UPLOADED_RUBRIC = "rubric.yaml"  # an uploaded folder carries its rubric inside
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,17 +91,37 @@ def load_assignment_folder(folder: Path, rubric_path: Path) -> Assignment:
     return Assignment(spec, folder, rubric)
 
 
-def load_assignment(slug: str, settings: Settings) -> Assignment:
-    """Load an assignment by slug from the configured folders."""
+def uploaded_assignments_dir(settings: Settings) -> Path:
+    """Where instructors' uploaded assignment folders are kept."""
+    return settings.data_dir / "assignments"
+
+
+def locate_assignment(slug: str, settings: Settings) -> tuple[Path, Path] | None:
+    """Return the folder and rubric file of `slug` (course folders first, then uploads), or None."""
+    if not SLUG.match(slug):
+        return None
     folder = settings.assignments_dir / slug
-    if not SLUG.match(slug) or not folder.is_dir():
+    if folder.is_dir():
+        return folder, settings.rubrics_dir / f"{slug}.yaml"
+    uploaded = uploaded_assignments_dir(settings) / slug
+    if uploaded.is_dir():
+        return uploaded, uploaded / UPLOADED_RUBRIC
+    return None
+
+
+def load_assignment(slug: str, settings: Settings) -> Assignment:
+    """Load an assignment by slug from the configured folders, then from the uploaded ones."""
+    found = locate_assignment(slug, settings)
+    if found is None:
         known = ", ".join(list_slugs(settings)) or "none"
         raise SpecError(display_path(settings.assignments_dir), "", f"no assignment {slug!r}; known: {known}")
-    return load_assignment_folder(folder, settings.rubrics_dir / f"{slug}.yaml")
+    return load_assignment_folder(*found)
 
 
 def list_slugs(settings: Settings) -> list[str]:
-    """The slugs of every assignment folder."""
-    if not settings.assignments_dir.is_dir():
-        return []
-    return sorted(p.name for p in settings.assignments_dir.iterdir() if p.is_dir() and SLUG.match(p.name))
+    """The slugs of every assignment folder, the course's and the uploaded ones."""
+    slugs: set[str] = set()
+    for root in (settings.assignments_dir, uploaded_assignments_dir(settings)):
+        if root.is_dir():
+            slugs |= {p.name for p in root.iterdir() if p.is_dir() and SLUG.match(p.name)}
+    return sorted(slugs)

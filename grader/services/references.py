@@ -65,6 +65,15 @@ class ReferenceResults:
         _write_atomically(path, {"metrics": evaluation.metrics, "evaluation": evaluation.to_json()})
         return evaluation.metrics
 
+    def cached(self, assignment: Assignment) -> dict[str, dict[str, Any]]:
+        """Metrics of every reference already computed for the assignment as it is now; runs nothing."""
+        found = {}
+        for name in REFERENCE_FRAMEWORKS:
+            path = self._cache_path(assignment, name)
+            if path.is_file():
+                found[name] = json.loads(path.read_text())["metrics"]
+        return found
+
     def build(self, assignment: Assignment, rebuild: bool = False) -> dict[str, dict[str, Any]]:
         """Compute every reference of the assignment."""
         return {name: self.metrics(assignment, name, rebuild) for name in REFERENCE_FRAMEWORKS}

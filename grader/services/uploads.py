@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -9,9 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.config import Settings
-from grader.core.errors import BadSubmission
+from grader.core.errors import BadSubmission, SpecError
+from grader.core.policy import Extension as ExtensionSpec
+from grader.core.policy import check_acceptance
 from grader.db import transaction
-from grader.models import Assignment, State, Submission, utcnow
+from grader.models import Assignment, Extension, State, Submission, utcnow
+from grader.services.assignment_admin import course_timezone, read_policy
 from grader.services.queue import GradingQueue
 from grader.services.submissions import UploadLimits, prepare_submission
 from grader.storage import BlobStore
@@ -31,10 +35,13 @@ def accept_upload(
     """Validate the upload, store it and queue it; return the submission id.
 
     Raise BadSubmission (with the student's message) for an unknown or
-    unpublished assignment or an upload that fails any check; then nothing is stored.
+    unpublished assignment, one that is not open yet or no longer accepts this
+    student's work (extension included), or an upload that fails any check;
+    then nothing is stored.
     """
     with sessions() as session:
         assignment_id = _open_assignment_id(session, assignment_slug)
+        check_on_time(session, assignment_id, user_id, utcnow(), settings)
     check_whole(filename, data, UploadLimits(max_bytes=settings.upload_max_bytes), settings.run_dir)
     sha = store.put(data)
     now = utcnow()
@@ -64,6 +71,35 @@ def _open_assignment_id(session: Session, slug: str) -> int:
         shown = slug if slug.replace("-", "").replace("_", "").isalnum() and len(slug) <= 64 else "this"
         raise BadSubmission(f"There is no open assignment {shown!r} to submit to.", f"assignment {slug!r}: {row}")
     return row.id
+
+
+def check_on_time(
+    session: Session, assignment_id: int, user_id: int, now: dt.datetime, settings: Settings
+) -> None:
+    """Refuse an upload before the assignment opens or after the student's last accepted moment."""
+    assignment = session.get_one(Assignment, assignment_id)
+    if assignment.policy is None:
+        return  # no deadline: always accepted
+    try:
+        tz = course_timezone(settings)
+        policy = read_policy(assignment, tz)
+    except SpecError as exc:  # staff's to fix; the student is told it is not their fault
+        raise BadSubmission(
+            "This assignment cannot take submissions right now because of a problem in its settings; "
+            "staff have been told. Try again later.",
+            f"assignment {assignment.slug}: {exc.staff_detail}",
+        ) from None
+    if policy is None:
+        return
+    row = session.scalars(
+        select(Extension).where(Extension.assignment_id == assignment_id, Extension.user_id == user_id)
+    ).first()
+    extension = (
+        ExtensionSpec(row.due_at, row.last_accepted_at, row.reason) if row is not None else None
+    )
+    acceptance = check_acceptance(now, policy.deadlines(extension), tz)
+    if not acceptance.accepted:
+        raise BadSubmission(acceptance.student_message, f"assignment {assignment.slug}: {acceptance.staff_detail}")
 
 
 def check_whole(filename: str, data: bytes, limits: UploadLimits, scratch: Path) -> None:

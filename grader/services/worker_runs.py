@@ -23,13 +23,14 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.assignments import Assignment as LoadedAssignment
 from grader.assignments import load_assignment
 from grader.config import Settings
 from grader.core.errors import GraderError, InfrastructureError
 from grader.core.grading import Evaluation, GradeResult, grade
 from grader.core.outcomes import Outcome, Status
 from grader.db import transaction
-from grader.models import Assignment, State, Submission, utcnow
+from grader.models import Assignment, RubricRevision, State, Submission, utcnow
 from grader.services.queue import GradingQueue
 from grader.storage import BlobStore
 
@@ -85,17 +86,62 @@ def run_submission(
         try:
             service = grader() if callable(grader) else grader
             heartbeat.progress = getattr(getattr(service, "evaluator", None), "live_progress", None)
-            result = _grade(claim, store, service, settings)
+            assignment = assignment_in_force(sessions, claim.slug, settings)
+            result = _grade(claim, store, service, assignment)
         except Exception as exc:  # ours, staff's (a broken assignment) or a time limit: never a graded zero
             detail = exc.staff_detail if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}"
             release(sessions, claim, detail)
             raise InfrastructureError(detail) from exc
-    return record_result(sessions, claim, result)
+    state = record_result(sessions, claim, result)
+    if state is State.SCORED:
+        store_references(sessions, claim.slug, service, assignment)
+    return state
 
 
-def _grade(claim: Claim, store: BlobStore, grader: Grader, settings: Settings) -> GradeResult:
-    """Load the assignment and the blob and grade; infrastructure problems raise."""
-    assignment = load_assignment(claim.slug, settings)
+def assignment_in_force(sessions: sessionmaker[Session], slug: str, settings: Settings) -> LoadedAssignment:
+    """Load the assignment folder with the rubric in force: the newest revision staff saved, else the file."""
+    from grader.services.rubrics import parse_rubric_text
+
+    assignment = load_assignment(slug, settings)
+    with sessions() as session:
+        text = session.scalars(
+            select(RubricRevision.yaml_text)
+            .join(Assignment, Assignment.id == RubricRevision.assignment_id)
+            .where(Assignment.slug == slug)
+            .order_by(RubricRevision.id.desc())
+            .limit(1)
+        ).first()
+    if text is None:
+        return assignment
+    return dataclasses.replace(assignment, rubric=parse_rubric_text(text, slug, f"the saved rubric of {slug}"))
+
+
+def store_references(sessions: sessionmaker[Session], slug: str, service: Grader, assignment: LoadedAssignment) -> None:
+    """Keep the reference metrics this grading used on the assignment row, for rescoring on the web side.
+
+    Whatever the worker has computed for the assignment as it is now (its
+    cache) is stored, so relative thresholds a rubric adds later can be
+    rescored too. A grader without reference results (a test double) stores nothing.
+    """
+    references = getattr(service, "references", None)
+    cached = getattr(references, "cached", None)
+    if cached is None:
+        return
+    try:
+        found = cached(assignment)
+    except (OSError, ValueError, GraderError) as exc:  # the cache is a convenience; grading already succeeded
+        log.warning("%s: reference results not stored: %s", slug, exc)
+        return
+    if not found:
+        return
+    with transaction(sessions) as session:
+        row = session.scalars(select(Assignment).where(Assignment.slug == slug)).one()
+        if row.references != found:
+            row.references = found
+
+
+def _grade(claim: Claim, store: BlobStore, grader: Grader, assignment: LoadedAssignment) -> GradeResult:
+    """Read the blob and grade it; infrastructure problems raise."""
     try:
         data = store.read(claim.blob_sha256)
     except OSError as exc:
