@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.models import User
+from grader.models import Role, User
 from grader.services.accounts import verify_password
 from grader.web.database import get_session
 
@@ -30,6 +30,10 @@ class SiteUser(UserMixin):
     @property
     def is_staff(self) -> bool:
         return self.row.role.is_staff
+
+    @property
+    def is_instructor(self) -> bool:
+        return self.row.role is Role.INSTRUCTOR
 
 
 def init_app(app: Flask) -> None:
@@ -54,6 +58,19 @@ def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @login_required
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_staff:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def instructor_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Let only instructors through (403 for TAs and students): rubrics, deadlines, extensions, new assignments."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user.row.role is not Role.INSTRUCTOR:
             abort(403)
         return view(*args, **kwargs)
 
