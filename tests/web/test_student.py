@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
+
 from grader.db import transaction
-from grader.models import Assignment, State
+from grader.models import Assignment, State, User
 from tests.web.conftest import UPLOAD_LIMIT, submit_form
-from tests.web.helpers import add_scored, add_submission, submission_count
+from tests.web.helpers import SCORED_RESULT, add_scored, add_submission, submission_count
 
 
 def test_assignments_show_deadlines_with_a_countdown(app, client, auth, accounts):
@@ -74,14 +76,15 @@ def test_own_log_is_plain_text(app, client, auth, accounts):
     assert "epoch 5/5" in response.get_data(as_text=True)
 
 
-def test_the_staff_page_shows_staff_detail_to_staff_only(app, client, auth, accounts):
+def test_the_staff_grading_log_shows_staff_detail_to_staff_only(app, client, auth, accounts):
     from grader.models import Role
 
-    add_scored(app, accounts.add("bob@example.org"))
+    sid = add_scored(app, accounts.add("bob@example.org"))
     accounts.add("ta@example.org", Role.TA)
     auth.login("ta@example.org")
-    page = client.get("/staff/submissions").get_data(as_text=True)
-    assert "bob@example.org" in page and "worker traceback" in page
+    assert "bob@example.org" in client.get("/staff/submissions").get_data(as_text=True)
+    page = client.get(f"/staff/submissions/{sid}").get_data(as_text=True)
+    assert "SECRET /srv/grader/runs/abc" in page and "worker traceback" in page
 
 
 def test_a_too_large_form_upload_is_shown_in_place_and_nothing_is_stored(app, client, auth, accounts, queue):
@@ -109,3 +112,68 @@ def test_an_upload_over_the_request_limit_is_shown_in_place(app, client, auth, a
     assert response.status_code == 413
     assert 'role="alert">The file is too large: the limit is 0.0625 MiB.' in response.get_data(as_text=True)
     assert queue.enqueued == [] and submission_count(app) == 0
+
+
+def _daily_limit(app, limit: int) -> None:
+    with transaction(app.extensions["grader.sessions"]) as session:
+        assignment = session.scalars(select(Assignment).where(Assignment.slug == "digits-mlp")).one()
+        assignment.policy = {"due_at": "2099-01-01T12:00:00", "daily_limit": limit}
+
+
+def test_past_the_daily_limit_the_student_sees_only_the_status_and_why(app, client, auth, accounts):
+    ada = accounts.add("ada@example.org")
+    _daily_limit(app, 1)
+    first, second = add_scored(app, ada), add_scored(app, ada)
+    auth.login("ada@example.org")
+    full = client.get(f"/submissions/{first}").get_data(as_text=True)
+    assert "scored: 8.5 / 10" in full and "Good accuracy." in full and "epoch 5/5" in full
+    limited = client.get(f"/submissions/{second}").get_data(as_text=True)
+    assert "scored (score hidden: daily limit)" in limited
+    assert "Good accuracy." not in limited and "0.9712" not in limited and "epoch 5/5" not in limited
+    assert "Over today&#39;s limit of fully graded submissions" in limited
+    assert "You have used today&#39;s 1 fully graded submissions" in limited and "Tomorrow you have 1 again." in limited
+    body = client.get(f"/submissions/{second}/status.json").get_json()
+    assert body["feedback"]["level"] == "status" and body["state"] == "scored"
+    assert (body["score"], body["criteria"], body["metrics"], body["log"]) == (None, [], {}, "")
+    assert client.get(f"/submissions/{second}/log").get_data(as_text=True) == ""
+    listed = client.get("/submissions").get_data(as_text=True)
+    assert "scored: 8.5 / 10" in listed and "scored (score hidden: daily limit)" in listed
+
+
+def test_the_api_applies_the_daily_limit_to_the_student(app, client, accounts):
+    token = accounts.token("ada@example.org")
+    with transaction(app.extensions["grader.sessions"]) as session:
+        ada = session.scalars(select(User).where(User.email == "ada@example.org")).one().id
+    _daily_limit(app, 1)
+    add_scored(app, ada)
+    second = add_scored(app, ada)
+    body = client.get(f"/api/v1/submissions/{second}", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["score"] is None and body["log"] == "" and body["feedback"]["level"] == "status"
+    assert body["override"] is None
+
+
+def test_staff_see_everything_past_the_daily_limit_and_a_new_day_starts_afresh(app, client, auth, accounts):
+    from grader.models import Role
+
+    ada = accounts.add("ada@example.org")
+    _daily_limit(app, 1)
+    yesterday = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    add_submission(app, ada, State.SCORED, result=SCORED_RESULT, score=8.5, max_score=10.0, created_at=yesterday)
+    today = add_scored(app, ada)
+    errored = add_submission(app, ada, State.ERROR, outcome="sandbox_error")  # our fault: uses no quota
+    accounts.add("ta@example.org", Role.TA)
+    auth.login("ta@example.org")
+    assert "epoch 5/5" in client.get(f"/submissions/{today}").get_data(as_text=True)
+    auth.logout()
+    auth.login("ada@example.org")
+    assert "epoch 5/5" in client.get(f"/submissions/{today}").get_data(as_text=True)
+    assert client.get(f"/submissions/{errored}/status.json").get_json()["feedback"]["level"] == "full"
+
+
+def test_without_a_daily_limit_every_submission_shows_in_full(app, client, auth, accounts):
+    ada = accounts.add("ada@example.org")
+    ids = [add_scored(app, ada) for _ in range(3)]
+    auth.login("ada@example.org")
+    for sid in ids:
+        body = client.get(f"/submissions/{sid}/status.json").get_json()
+        assert body["feedback"] == {"level": "full", "message": ""} and body["score"] == 8.5
