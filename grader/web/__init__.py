@@ -18,7 +18,7 @@ def create_app(
     settings: Settings | None = None, *, queue: Any = None, test_config: dict[str, Any] | None = None
 ) -> Flask:
     """Build the app: database, accounts, CSRF and the blueprints."""
-    from grader.web import api, auth, database, errors, gradebook, grades, health, review, services, staff, student
+    from grader.web import api, auth, database, errors, gradebook, grades, health, instructor, review, services, staff, student
 
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -35,7 +35,7 @@ def create_app(
     database.init_app(app, settings)
     services.init_app(app, settings, queue)
     auth.init_app(app)
-    for module in (errors, health, api, student, staff, review, grades, gradebook):
+    for module in (errors, health, api, student, staff, review, grades, gradebook, instructor):
         module.init_app(app)
     return app
 
