@@ -73,9 +73,27 @@ def course_report(
     """Return the grades of these students (default: every student); raise SpecError on a broken file or policy."""
     assignments = all_assignments(session)
     course = load_course(settings, {a.slug for a in assignments})
-    people = students(session, user_ids)
-    ids = [p.id for p in people]
-    table = grade_table(session, settings, assignments, ids, tz=course.tz, now=now or utcnow())
+    graded = _grade_people(session, settings, course, assignments, students(session, user_ids), now or utcnow())
+    return CourseReport(course, tuple(assignments), tuple(graded))
+
+
+def grades_of(session: Session, settings: Settings, user: User, *, now: dt.datetime | None = None) -> StudentGrades:
+    """Return one user's grades (a staff account gets its own too: empty, but the page still works)."""
+    assignments = all_assignments(session)
+    course = load_course(settings, {a.slug for a in assignments})
+    return _grade_people(session, settings, course, assignments, [user], now or utcnow())[0]
+
+
+def _grade_people(
+    session: Session,
+    settings: Settings,
+    course: CourseSpec,
+    assignments: list[Assignment],
+    people: list[User],
+    now: dt.datetime,
+) -> list[StudentGrades]:
+    ids = [person.id for person in people]
+    table = grade_table(session, settings, assignments, ids, tz=course.tz, now=now)
     staff = staff_scores_of(session, ids)
     graded = []
     for person in people:
@@ -83,15 +101,4 @@ def course_report(
         percents = {a.slug: grade.percent for a, grade in mine}
         result = compute_course_grade(course, staff.get(person.id, {}), percents)
         graded.append(StudentGrades(person, mine, result, course))
-    return CourseReport(course, tuple(assignments), tuple(graded))
-
-
-def grades_of(session: Session, settings: Settings, user: User, *, now: dt.datetime | None = None) -> StudentGrades:
-    """Return one student's grades (staff accounts get theirs too: empty, but the page still works)."""
-    assignments = all_assignments(session)
-    course = load_course(settings, {a.slug for a in assignments})
-    table = grade_table(session, settings, assignments, [user.id], tz=course.tz, now=now or utcnow())
-    mine = tuple((a, table[(user.id, a.id)]) for a in assignments)
-    percents = {a.slug: grade.percent for a, grade in mine}
-    result = compute_course_grade(course, staff_scores_of(session, [user.id])[user.id], percents)
-    return StudentGrades(user, mine, result, course)
+    return graded

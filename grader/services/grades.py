@@ -51,6 +51,7 @@ from grader.core.policy import Override as OverrideSpec
 from grader.core.policy import grade_assignment
 from grader.core.rubric import parse_rubric
 from grader.models import Assignment, Extension, Override, Role, RubricRevision, State, Submission, User
+from grader.services.overrides import display_name
 
 NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)  # an assignment without a policy: never late
 _STATUS = {State.SCORED: Status.SCORED, State.FAILED: Status.FAILED, State.ERROR: Status.ERROR}
@@ -116,8 +117,7 @@ def attempt_of(row: Submission, override: Override | None, fallback_max: float) 
 
 def extension_spec(row: Extension) -> ExtensionSpec:
     """Return an extension row as the policy reads it."""
-    by = (row.granted_by.name or "").strip() or row.granted_by.email
-    return ExtensionSpec(row.due_at, row.last_accepted_at, row.reason, by)
+    return ExtensionSpec(row.due_at, row.last_accepted_at, row.reason, display_name(row.granted_by))
 
 
 def overrides_in_force(session: Session, submission_ids: Sequence[int]) -> dict[int, Override]:
@@ -178,8 +178,8 @@ def grade_student(
     row_override = overrides.get(counted) if isinstance(counted, int) else None
     override = None
     if row_override is not None and row_override.points_after is not None:
-        by = (row_override.by.name or "").strip() or row_override.by.email
-        override = OverrideSpec(min(row_override.points_after, max_score), by, row_override.reason)
+        points = min(row_override.points_after, max_score)  # a later rubric with fewer points caps an old override
+        override = OverrideSpec(points, display_name(row_override.by), row_override.reason)
     grade = grade_assignment(
         assignment.slug,
         max_score,
