@@ -6,11 +6,12 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from grader.core.outcomes import Outcome
 from grader.models import Assignment, Override, State, Submission, User
+from grader.services.grades import in_force
 
 
 def published_assignments(session: Session) -> list[Assignment]:
@@ -119,12 +120,6 @@ def _chain_id() -> ColumnElement[int]:
     return func.coalesce(Submission.rerun_of_id, Submission.id)
 
 
-def superseded() -> ColumnElement[bool]:
-    """True for a row that a newer row of its chain replaces (the rule every grade uses)."""
-    later = aliased(Submission)
-    return exists().where(later.rerun_of_id == _chain_id(), later.id > Submission.id)
-
-
 def search_submissions(session: Session, wanted: SubmissionFilter, page: int = 1, per_page: int = 50) -> SearchPage:
     """Return one page of the submissions matching the filter, newest first."""
     newest = aliased(Override)
@@ -138,7 +133,7 @@ def search_submissions(session: Session, wanted: SubmissionFilter, page: int = 1
     )
     conditions: list[ColumnElement[bool]] = []
     if not wanted.history:
-        conditions.append(~superseded())
+        conditions.append(in_force())  # the rule every grade uses
     if wanted.assignment:
         conditions.append(Assignment.slug == wanted.assignment)
     if wanted.state:

@@ -157,3 +157,17 @@ def test_a_submission_still_being_graded_or_superseded_by_a_rerun_is_refused(wor
         with transaction(world["sessions"]) as session:
             override_score(session, submission_id=999999, staff=session.get(User, world["ta"]), points=1, reason="r")
     assert _rows(world) == 0
+
+
+def test_the_staff_search_filters_by_the_score_in_force_on_both_databases(world):
+    from grader.web.queries import SubmissionFilter, search_submissions
+
+    _override(world, "ta", "3", "Copied code")
+    with world["sessions"]() as session:
+        low = search_submissions(session, SubmissionFilter(max_score=4.0, student="ADA"))
+        assert [(r.submission.id, r.score, r.override.points_after) for r in low.rows] == [(world["sub"], 3.0, 3.0)]
+        assert search_submissions(session, SubmissionFilter(min_score=8.0)).total == 0
+    with transaction(world["sessions"]) as session:
+        withdraw_override(session, submission_id=world["sub"], staff=session.get(User, world["ta"]), reason="No")
+    with world["sessions"]() as session:
+        assert [r.score for r in search_submissions(session, SubmissionFilter(min_score=8.0)).rows] == [8.5]
