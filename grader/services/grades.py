@@ -173,26 +173,20 @@ def grade_student(
     attempts = [attempt_of(r, overrides.get(r.id), max_score) for r in rows]
     spec = extension_spec(extension) if extension is not None else None
     deadlines = rules.deadlines(spec)
-    selection = select_counting(attempts, deadlines, rules.late, rules.counts, tz)
-    counted = selection.counted.attempt.id if selection.counted else None
-    row_override = overrides.get(counted) if isinstance(counted, int) else None
-    override = None
-    if row_override is not None and row_override.points_after is not None:
+
+    def graded(override: OverrideSpec | None = None) -> AssignmentGrade:
+        return grade_assignment(
+            assignment.slug, max_score, attempts, deadlines, rules.late, rules.counts, override=override, now=now, tz=tz
+        )
+
+    grade = graded()
+    row_override = overrides.get(grade.submission_id) if isinstance(grade.submission_id, int) else None
+    if row_override is not None and row_override.points_after is not None:  # rare: grade it again with the override
         points = min(row_override.points_after, max_score)  # a later rubric with fewer points caps an old override
-        override = OverrideSpec(points, display_name(row_override.by), row_override.reason)
-    grade = grade_assignment(
-        assignment.slug,
-        max_score,
-        attempts,
-        deadlines,
-        rules.late,
-        rules.counts,
-        override=override,
-        now=now,
-        tz=tz,
-    )
-    if row_override is not None and override is not None:
-        grade = _rubric_lines(grade, next(r.score for r in rows if r.id == counted) or 0.0, selection.explanation)
+        grade = graded(OverrideSpec(points, display_name(row_override.by), row_override.reason))
+        why = select_counting(attempts, deadlines, rules.late, rules.counts, tz).explanation
+        rubric_score = next(r.score for r in rows if r.id == grade.submission_id) or 0.0
+        grade = _rubric_lines(grade, rubric_score, why)
     if rules.policy is None:
         taken = grade.late_penalty.value
         grade = dataclasses.replace(grade, late_penalty=Line(taken, "no deadline, so no late penalty"))
