@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -112,3 +113,18 @@ def test_the_gradebook_is_for_staff_only(app, client, accounts, auth):
     auth.login("ada@example.org")
     assert client.get("/staff/gradebook").status_code == 403
     assert client.get("/staff/gradebook.csv").status_code == 403
+
+
+def test_a_broken_course_file_is_named_to_staff_instead_of_a_crash(app, client, accounts, auth, tmp_path, settings):
+    """The course file here is a copy with a weight typo: staff read the file, the field and the sum."""
+    rubrics = tmp_path / "broken-rubrics"
+    rubrics.mkdir()
+    text = (settings.rubrics_dir / "course.yaml").read_text().replace("weight: 30", "weight: 35")
+    (rubrics / "course.yaml").write_text(text)
+    app.config["GRADER_SETTINGS"] = dataclasses.replace(settings, rubrics_dir=rubrics)
+    accounts.add("ta@example.org", Role.TA)
+    auth.login("ta@example.org")
+    page = client.get("/staff/gradebook")
+    assert page.status_code == 503
+    assert "add up to 105" in page.get_data(as_text=True)
+    assert client.get("/staff/gradebook.csv").status_code == 503
