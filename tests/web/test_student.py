@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -57,7 +58,8 @@ def test_status_json_follows_a_running_submission(app, client, auth, accounts):
     auth.login("ada@example.org")
     body = client.get(f"/submissions/{sid}/status.json").get_json()
     assert body["state"] == "running" and body["progress"] == {"epoch": 1, "epochs": 3}
-    assert "running 12 s, epoch 1 of 3" in client.get(f"/submissions/{sid}").get_data(as_text=True)
+    page = client.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert re.search(r"running 1[2-9] s, epoch 1 of 3", page)  # 12 s and however long this loaded machine took
 
 
 def test_another_students_submission_status_and_log_answer_404(app, client, auth, accounts):
