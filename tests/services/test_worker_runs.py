@@ -13,7 +13,7 @@ from grader.core.errors import InfrastructureError
 from grader.core.grading import Evaluation, grade
 from grader.core.outcomes import Outcome
 from grader.db import transaction
-from grader.models import Assignment, Role, State, Submission, User, utcnow
+from grader.models import Assignment, Role, RubricRevision, State, Submission, User, utcnow
 from grader.services.queue import RecordingQueue
 from grader.services.worker_runs import claim_submission, record_result, run_submission, sweep_stuck
 from grader.storage import BlobStore
@@ -187,3 +187,50 @@ def test_progress_from_a_run_is_bounded():
 
     assert clean_progress({"phase": "rm -rf /", "epoch": True, "epochs": 10**9, "loss": float("nan")}) is None
     assert clean_progress({"phase": "predict"}) == {"phase": "predict"}
+
+
+class CachedReferences:
+    """The part of ReferenceResults a worker reads after grading: what is cached for the assignment."""
+
+    def __init__(self, found):
+        self.found, self.asked = found, []
+
+    def cached(self, assignment):
+        self.asked.append(assignment.slug)
+        return self.found
+
+
+def test_the_worker_grades_with_the_newest_rubric_revision(sessions, submission, settings):
+    sid, store = submission
+    text = (FIXTURES / "rubrics" / "quick-digits.yaml").read_text()
+    with transaction(sessions) as session:
+        user_id = session.get(Submission, sid).user_id
+        aid = session.get(Submission, sid).assignment_id
+        session.add(RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 30"), saved_by_id=user_id))
+        session.flush()
+        session.add(RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 40"), saved_by_id=user_id))
+    assert run_submission(sid, sessions=sessions, store=store, grader=FakeGrader(), settings=settings) is State.SCORED
+    done = row(sessions, sid)
+    assert (done.score, done.max_score) == (60.0, 60.0)  # 40 + 20 of the newest revision, not the file's 100
+    assert [c["max_points"] for c in done.result["criteria"]] == [40.0, 20.0]
+
+
+def test_the_worker_stores_the_reference_metrics_it_has(sessions, submission, settings):
+    sid, store = submission
+    measured = {"keras": {"accuracy": 0.97, "macro_f1": 0.97, "parameters": 9000}}
+    grader = FakeGrader()
+    grader.references = CachedReferences(measured)
+    run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings)
+    with sessions() as session:
+        assert session.get(Submission, sid).assignment.references == measured
+    assert grader.references.asked == ["quick-digits"]
+
+
+def test_a_failed_grading_stores_no_references(sessions, submission, settings):
+    sid, store = submission
+    grader = FakeGrader(fail_with=OSError("disk full"))
+    grader.references = CachedReferences({"keras": {"accuracy": 1.0}})
+    with pytest.raises(InfrastructureError):
+        run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings)
+    with sessions() as session:
+        assert session.get(Submission, sid).assignment.references is None
