@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.core.course import ComponentResult
+from grader.core.course import ComponentResult, ComponentSpec
 from grader.core.policy.timing import aware
 from grader.models import Submission
 from grader.services.course_grades import CourseReport
@@ -80,13 +80,15 @@ def build_gradebook(report: CourseReport) -> Gradebook:
             )
         )
     if not component_ids:
-        component_ids = [(leaf.id, leaf.title) for leaf in _component_nodes(report)]
+        component_ids = [(node.id, node.title) for node in _component_nodes(report)]
     columns += [Column(cid, title, "component") for cid, title in component_ids]
     return Gradebook(tuple(columns), tuple(rows))
 
 
-def _component_nodes(report: CourseReport) -> list:
-    def walk(spec):  # noqa: ANN001, ANN202 - ComponentSpec
+def _component_nodes(report: CourseReport) -> list[ComponentSpec]:
+    """Every component of the course file, parents before their parts (the columns when there are no students)."""
+
+    def walk(spec: ComponentSpec) -> list[ComponentSpec]:
         return [spec, *(node for child in spec.children for node in walk(child))]
 
     return [node for top in report.course.components for node in walk(top)]
