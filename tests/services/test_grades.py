@@ -169,3 +169,41 @@ def test_the_course_grade_weighs_staff_scores_and_names_what_is_missing(sessions
         assert homework.score == 63.0 and homework.weight == 0  # digits-mlp's 6.3/10, shown but formative
         report = course_report(s, settings, now=NOW)
         assert [g.student.email for g in report.students] == [f"{n}@example.org" for n in ("ada", "bob", "cy", "dee")]
+
+
+@pytest.mark.parametrize(
+    ("offset", "percent", "final"),
+    [
+        (dt.timedelta(seconds=-1), 0, 8.0),
+        (dt.timedelta(0), 0, 8.0),  # the due moment itself is on time
+        (dt.timedelta(seconds=1), 10, 7.2),  # one second late is one started hour
+        (dt.timedelta(hours=1, seconds=1), 20, 6.4),
+    ],
+)
+def test_the_late_penalty_at_the_due_date_read_back_from_the_database(sessions, settings, offset, percent, final):
+    """Moments make the round trip through the database (SQLite drops the zone) and keep their boundary."""
+    with transaction(sessions) as s:
+        policy = {"due_at": "2025-02-13T23:59:00", "late": {"penalty_percent": 10, "per": "hour"}}
+        a = Assignment(slug="digits-mlp", title="Digits", topic=1, policy=policy, due_at=DUE)
+        s.add(a)
+        s.flush()
+        ada = add_user(s, "ada@example.org")
+        add_row(s, ada, a, DUE + offset, 8.0)
+        ids = (a.id, ada.id)
+    with transaction(sessions) as s:
+        assignment = s.get(Assignment, ids[0])
+        grade = grade_table(s, settings, [assignment], [ids[1]], tz=UTC, now=NOW)[(ids[1], ids[0])]
+    assert grade.late_percent == percent and grade.final.value == final
+
+
+def test_a_saved_deadline_or_extension_applies_to_the_next_reading_at_once(sessions, settings, course):
+    assert table(sessions, settings, course)["ada"].final.value == 6.3
+    with transaction(sessions) as s:
+        assignment = s.get(Assignment, course["assignment_id"])
+        assignment.policy = {**POLICY, "due_at": "2025-02-14T06:00:00"}  # later than ada's late upload
+        later = NOW + dt.timedelta(days=1)
+        dee, ta = course["dee"], course["ta"]
+        s.add(Extension(assignment_id=assignment.id, user_id=dee, due_at=later, reason="exchange", granted_by_id=ta))
+    grades = table(sessions, settings, course)
+    assert grades["ada"].final.value == 9.0 and grades["ada"].late_percent == 0
+    assert grades["dee"].final.value is None  # her extended cutoff is still ahead: no zero yet
