@@ -69,19 +69,6 @@ def override_in_force(session: Session, submission_id: int) -> Override | None:
     return newest if newest is not None and newest.points_after is not None else None
 
 
-def overrides_in_force(session: Session, submission_ids: list[int]) -> dict[int, Override]:
-    """Return the override in force of each of these submissions that has one (one query)."""
-    if not submission_ids:
-        return {}
-    rows = session.scalars(
-        select(Override).where(Override.submission_id.in_(submission_ids)).order_by(Override.id)
-    )
-    newest: dict[int, Override] = {}
-    for row in rows:
-        newest[row.submission_id] = row
-    return {sid: row for sid, row in newest.items() if row.points_after is not None}
-
-
 def view(row: Override | None) -> OverrideView | None:
     """Return what students see of an override in force."""
     if row is None or row.points_after is None:

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template
+
 from grader.models import utcnow
 from grader.services.broker import BrokerReport, inspect_broker
 from grader.services.worker_registry import WorkerView, list_workers

@@ -76,7 +76,9 @@ def test_two_overrides_then_a_withdrawal_leave_three_rows_with_before_and_after(
         assert [r.by.email for r in trail] == ["ta@example.org", "prof@example.org", "ta@example.org"]
         assert trail[0].reason == "Late data fix: the test set had a mislabelled class."
         assert [r.at.replace(tzinfo=dt.timezone.utc) for r in trail] == [
-            T0, T0 + dt.timedelta(minutes=5), T0 + dt.timedelta(minutes=9)
+            T0,
+            T0 + dt.timedelta(minutes=5),
+            T0 + dt.timedelta(minutes=9),
         ]
         assert override_in_force(session, world["sub"]) is None
         assert score_in_force(session, session.get(Submission, world["sub"])) == 8.5  # the rubric's again
@@ -121,7 +123,8 @@ def test_the_boundaries_0_and_the_maximum_are_accepted(world):
     _override(world, "ta", "10", "Appeal upheld", minutes=1)
     with world["sessions"]() as session:
         assert [(r.points_before, r.points_after) for r in audit_trail(session, world["sub"])] == [
-            (8.5, 0.0), (0.0, 10.0)
+            (8.5, 0.0),
+            (0.0, 10.0),
         ]
 
 

@@ -156,7 +156,7 @@ def test_two_overrides_then_a_withdrawal_show_three_audit_rows_and_the_student_s
         (9.5, None, "Rubric fixed instead", "ta@example.org"),
     ]
     html = client.get(page).get_data(as_text=True)
-    audit = html[html.index('class="audit"'):]
+    audit = html[html.index('class="audit"') :]
     assert audit.count("<tr><td>") == 3 and "withdrawn" in audit and "Second look" in audit
 
     _post(client, f"{page}/override", {"points": "7", "reason": "Used test labels; see the email"})
