@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.db import transaction
@@ -58,6 +58,13 @@ def chain_rows(session: Session, root_id: int) -> list[Submission]:
         .order_by(Submission.id)
     )
     return list(session.scalars(query))
+
+
+def row_in_force(session: Session, sub: Submission) -> int:
+    """The id of the row that counts in this submission's chain (its newest)."""
+    root = chain_root(sub)
+    query = select(func.max(Submission.id)).where(or_(Submission.id == root, Submission.rerun_of_id == root))
+    return session.scalar(query) or sub.id
 
 
 def _plan(session: Session, submission_id: int, staff: User) -> tuple[Submission | None, str]:

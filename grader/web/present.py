@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from grader.core.policy.daily import FeedbackLevel
 from grader.models import Assignment, State, Submission, User, utcnow
 from grader.services.overrides import override_in_force, view
+from grader.services.reruns import row_in_force
 from grader.web import services
 from grader.web.feedback import FULL, Feedback, course_timezone, student_feedback
 
@@ -118,6 +119,7 @@ def submission_json(
         "started_at": _iso(sub.started_at),
         "finished_at": _iso(sub.finished_at),
         "rerun_of": sub.rerun_of_id,
+        "superseded_by": None if (head := row_in_force(session, sub)) == sub.id else head,
         "override": shown.to_json() if shown else None,
         "feedback": feedback.to_json(),
     }

@@ -179,3 +179,23 @@ def test_without_a_daily_limit_every_submission_shows_in_full(app, client, auth,
     for sid in ids:
         body = client.get(f"/submissions/{sid}/status.json").get_json()
         assert body["feedback"] == {"level": "full", "message": ""} and body["score"] == 8.5
+
+
+def test_a_student_sees_which_run_of_a_rerun_upload_counts(app, client, auth, accounts, queue):
+    from grader.models import Role
+    from tests.web.conftest import csrf_token
+
+    sid = add_scored(app, accounts.add("ada@example.org"))
+    accounts.add("ta@example.org", Role.TA)
+    auth.login("ta@example.org")
+    client.post(f"/staff/submissions/{sid}/rerun", data={"csrf_token": csrf_token(client, "/")})
+    auth.logout()
+    ((new, _rerun),) = queue.enqueued
+    auth.login("ada@example.org")
+    old_page = client.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert f"run #{new}</a> is the one that counts" in old_page and "Good accuracy." in old_page
+    new_page = client.get(f"/submissions/{new}").get_data(as_text=True)
+    assert f"A re-run, requested by staff, of your upload #{sid}" in new_page
+    listed = client.get("/submissions").get_data(as_text=True)
+    assert f"re-run of #{sid}" in listed and f"replaced by #{new}" in listed
+    assert client.get(f"/submissions/{sid}/status.json").get_json()["superseded_by"] == new
