@@ -64,3 +64,20 @@ def test_bad_field_names_file_field_and_expectation(copy):
 def test_unknown_slug_lists_the_known_ones():
     with pytest.raises(SpecError, match="no assignment 'nope'; known: digits-mlp"):
         load_assignment("nope", load_settings({}))
+
+
+def test_uploaded_folders_are_found_after_the_course_folders(tmp_path):
+    settings = load_settings({"GRADER_DATA_DIR": str(tmp_path / "data")})
+    uploaded = tmp_path / "data" / "assignments"
+    for slug in ("digits-two", "digits-mlp"):  # digits-mlp also exists in the course's folder
+        shutil.copytree(PROJECT_ROOT / "assignments" / "digits-mlp", uploaded / slug)
+        rubric = (PROJECT_ROOT / "rubrics" / "digits-mlp.yaml").read_text().replace("digits-mlp", slug)
+        (uploaded / slug / "rubric.yaml").write_text(rubric.replace("at_most: 50000", "at_most: 1"))
+    assert list_slugs(settings).count("digits-mlp") == 1 and "digits-two" in list_slugs(settings)
+    two = load_assignment("digits-two", settings)
+    assert two.folder == uploaded / "digits-two" and two.rubric.assignment == "digits-two"
+    course = load_assignment("digits-mlp", settings)
+    assert course.folder == PROJECT_ROOT / "assignments" / "digits-mlp"  # never shadowed by an upload
+    assert "at_most: 1\n" not in (PROJECT_ROOT / "rubrics" / "digits-mlp.yaml").read_text()
+    with pytest.raises(SpecError, match="no assignment 'nope'; known: digits-mlp, digits-two"):
+        load_assignment("nope", settings)
