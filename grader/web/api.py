@@ -68,7 +68,7 @@ def show_submission(submission_id: int) -> Any:
     sub = visible_submission(session, g.api_user, submission_id)
     if sub is None:
         return error("No such submission.", 404)
-    return jsonify(submission_json(session, sub, sub.assignment))
+    return jsonify(submission_json(session, sub, sub.assignment, viewer=g.api_user))
 
 
 @bp.get("/workers")

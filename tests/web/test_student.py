@@ -152,6 +152,11 @@ def test_the_api_applies_the_daily_limit_to_the_student(app, client, accounts):
     body = client.get(f"/api/v1/submissions/{second}", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert body["score"] is None and body["log"] == "" and body["feedback"]["level"] == "status"
     assert body["override"] is None
+    from grader.models import Role
+
+    staff = {"Authorization": f"Bearer {accounts.token('ta@example.org', Role.TA)}"}
+    seen_by_staff = client.get(f"/api/v1/submissions/{second}", headers=staff).get_json()
+    assert seen_by_staff["score"] == 8.5 and seen_by_staff["log"] != "" and seen_by_staff["feedback"]["level"] == "full"
 
 
 def test_staff_see_everything_past_the_daily_limit_and_a_new_day_starts_afresh(app, client, auth, accounts):
