@@ -6,6 +6,7 @@
     │   └── BadOutput                predictions missing or malformed
     ├── SpecError                    a malformed assignment, rubric or course file
     │   └── ScoresFileError          a staff score sheet with mistakes (grader.core.scores_csv)
+    ├── ActionRefused                a staff action refused as asked (grader.services.overrides)
     └── InfrastructureError          our fault: retry, never cost the student
         └── SandboxError             the sandbox could not run or measure
 
