@@ -1,4 +1,4 @@
-"""An instructor's settings of an assignment (publication, dates, late policy, limit, which submission counts) and extensions.
+"""An instructor's settings of an assignment (publication, dates, late policy, limit, counting) and extensions.
 
 The settings are kept as staff wrote them (`Assignment.policy`, the shape of
 grader.core.policy.settings) and checked with the same `parse_policy` that

@@ -77,7 +77,9 @@ def _slug_of(entries: list[zipfile.ZipInfo], source: str) -> str:
     if len(tops) != 1 or all(e.filename.rstrip("/") in tops for e in entries):
         found = ", ".join(sorted(tops)[:5]) or "nothing"
         raise SpecError(
-            source, "", f"must hold one folder named after the assignment's slug (found: {found}); zip the folder itself"
+            source,
+            "",
+            f"must hold one folder named after the assignment's slug (found: {found}); zip the folder itself",
         )
     slug = tops.pop()
     if not SLUG.match(slug):
@@ -118,7 +120,9 @@ def install_assignment_zip(
     source = PurePosixPath(filename.replace("\\", "/")).name[-80:] or "assignment.zip"
     limits = UploadLimits(max_bytes=settings.upload_max_bytes)
     if len(data) > limits.max_bytes:
-        raise SpecError(source, "", f"is {len(data) / 1024**2:.1f} MiB; the limit is {limits.max_bytes / 1024**2:g} MiB")
+        raise SpecError(
+            source, "", f"is {len(data) / 1024**2:.1f} MiB; the limit is {limits.max_bytes / 1024**2:g} MiB"
+        )
     archive, entries = _entries(data, source, limits)
     slug = _slug_of(entries, source)
     if (settings.assignments_dir / slug).is_dir():

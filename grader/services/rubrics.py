@@ -239,9 +239,7 @@ def _regrade_row(row: Any, rubric: RubricSpec, references: Mapping[str, Any]) ->
         return None
 
 
-def save_rubric(
-    sessions: sessionmaker[Session], assignment_id: int, yaml_text: str, saved_by_id: int
-) -> SavedRubric:
+def save_rubric(sessions: sessionmaker[Session], assignment_id: int, yaml_text: str, saved_by_id: int) -> SavedRubric:
     """Store a new revision and rescore every stored evaluation of the assignment, in one transaction.
 
     Every row with an evaluation is rescored, history included, so a re-run

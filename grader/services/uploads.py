@@ -73,9 +73,7 @@ def _open_assignment_id(session: Session, slug: str) -> int:
     return row.id
 
 
-def check_on_time(
-    session: Session, assignment_id: int, user_id: int, now: dt.datetime, settings: Settings
-) -> None:
+def check_on_time(session: Session, assignment_id: int, user_id: int, now: dt.datetime, settings: Settings) -> None:
     """Refuse an upload before the assignment opens or after the student's last accepted moment."""
     assignment = session.get_one(Assignment, assignment_id)
     if assignment.policy is None:
@@ -94,9 +92,7 @@ def check_on_time(
     row = session.scalars(
         select(Extension).where(Extension.assignment_id == assignment_id, Extension.user_id == user_id)
     ).first()
-    extension = (
-        ExtensionSpec(row.due_at, row.last_accepted_at, row.reason) if row is not None else None
-    )
+    extension = ExtensionSpec(row.due_at, row.last_accepted_at, row.reason) if row is not None else None
     acceptance = check_acceptance(now, policy.deadlines(extension), tz)
     if not acceptance.accepted:
         raise BadSubmission(acceptance.student_message, f"assignment {assignment.slug}: {acceptance.staff_detail}")

@@ -122,7 +122,11 @@ def settings_page(slug: str) -> Any:
 
 
 def _render_settings(
-    row: Assignment, form: dict[str, str], errors: dict[str, str], ext_errors: dict[str, str], status: int,
+    row: Assignment,
+    form: dict[str, str],
+    errors: dict[str, str],
+    ext_errors: dict[str, str],
+    status: int,
     ext_form: dict[str, str] | None = None,
 ) -> Any:
     session = get_session()

@@ -127,7 +127,10 @@ def test_extensions_need_a_due_date_a_student_a_reason_and_a_later_date(sessions
     assert "no account" in field_error(grant, sessions, world, email="nobody@example.org").problem
     assert "not a student's" in field_error(grant, sessions, world, email="ta@example.org").problem
     assert field_error(grant, sessions, world, reason=" ").field == "reason"
-    assert "is not after the assignment's due date" in field_error(grant, sessions, world, due_at="2025-02-13T23:59").problem
+    assert (
+        "is not after the assignment's due date"
+        in field_error(grant, sessions, world, due_at="2025-02-13T23:59").problem
+    )
     error = field_error(grant, sessions, world, last_accepted="2025-02-19T00:00")
     assert error.field == "last_accepted"
 

@@ -1,4 +1,4 @@
-"""Assignment folders uploaded as a zip: the safe zip checks, validation like assignments/, installed whole or not at all."""
+"""Assignment zips: the safe zip checks, validation like assignments/, installed whole or not at all."""
 
 from __future__ import annotations
 
@@ -102,7 +102,10 @@ def link_entry() -> zipfile.ZipInfo:
     [
         (make_zip(drop=("starter.py",)), "new.zip: new-digits/starter.py: missing"),
         (make_zip(drop=("rubric.yaml",)), "new.zip: new-digits/rubric.yaml: file not found"),
-        (make_zip(rubric="assignment: new-digits\ncriteria:\n  - {id: a\n"), "new-digits/rubric.yaml: not valid YAML: line 4"),
+        (
+            make_zip(rubric="assignment: new-digits\ncriteria:\n  - {id: a\n"),
+            "new-digits/rubric.yaml: not valid YAML: line 4",
+        ),
         (make_zip(rubric=RUBRIC), "new-digits/rubric.yaml: assignment: expected 'new-digits'"),
         (make_zip(files={"new-digits/../../evil.py": "x"}), "points outside the archive's folder"),
         (make_zip(files={link_entry(): "/etc/passwd"}), "is a link or special file"),

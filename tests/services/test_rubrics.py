@@ -1,4 +1,4 @@
-"""Rubrics edited on the site: the rubric in force, preview over the rows in force, save with a rescore equal to fresh scoring."""
+"""Rubrics edited on the site: the rubric in force, a preview over the rows in force, a save that rescores."""
 
 from __future__ import annotations
 
@@ -139,7 +139,11 @@ def test_a_wrong_rubric_saves_nothing_and_names_its_line(sessions, course):
     with pytest.raises(SpecError) as caught:
         save_rubric(sessions, course["assignment_id"], broken, course["prof"])
     problem = RubricProblem.of(caught.value, broken)
-    assert problem.field == "criteria[1].points" and problem.line == 5 and problem.message == "expected a number > 0, got -5"
+    assert (
+        problem.field == "criteria[1].points"
+        and problem.line == 5
+        and problem.message == "expected a number > 0, got -5"
+    )
     with sessions() as session:
         assert session.scalars(select(RubricRevision)).all() == []
         assert session.get(Submission, course["ids"]["other"]).score == pytest.approx(80 * 0.35 / 0.4 + 20)

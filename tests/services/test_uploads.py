@@ -163,7 +163,9 @@ def test_acceptance_one_second_around_the_opening_and_the_last_accepted_moment(w
     on_time(world, DUE + SECOND, aid)  # late but accepted (with a penalty, computed with the grade)
     on_time(world, cutoff, aid)
     message = refusal(world, cutoff + SECOND, aid).student_message
-    assert message == "Not accepted: Late submissions were accepted until 14 Feb 2025 23:59 UTC; that moment has passed."
+    assert (
+        message == "Not accepted: Late submissions were accepted until 14 Feb 2025 23:59 UTC; that moment has passed."
+    )
 
 
 def test_an_extension_moves_the_students_last_accepted_moment(world):

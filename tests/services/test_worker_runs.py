@@ -206,9 +206,13 @@ def test_the_worker_grades_with_the_newest_rubric_revision(sessions, submission,
     with transaction(sessions) as session:
         user_id = session.get(Submission, sid).user_id
         aid = session.get(Submission, sid).assignment_id
-        session.add(RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 30"), saved_by_id=user_id))
+        session.add(
+            RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 30"), saved_by_id=user_id)
+        )
         session.flush()
-        session.add(RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 40"), saved_by_id=user_id))
+        session.add(
+            RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 40"), saved_by_id=user_id)
+        )
     assert run_submission(sid, sessions=sessions, store=store, grader=FakeGrader(), settings=settings) is State.SCORED
     done = row(sessions, sid)
     assert (done.score, done.max_score) == (60.0, 60.0)  # 40 + 20 of the newest revision, not the file's 100

@@ -1,4 +1,4 @@
-"""Instructor pages: only instructors, errors in place, preview and save of rubrics, settings, extensions, zip upload."""
+"""Instructor pages: only instructors; errors in place; rubric preview and save; settings; extensions; zips."""
 
 from __future__ import annotations
 
@@ -135,7 +135,9 @@ def test_extensions_are_granted_changed_and_withdrawn(app, client, accounts, ins
     accounts.add("ada@example.org")
     post(client, "/staff/assignments/digits-mlp/settings", {"published": "on", "due_at": "2025-02-13T23:59"})
     page = post(
-        client, "/staff/assignments/digits-mlp/extensions", {"email": "nobody@example.org", "due_at": "x", "reason": "r"}
+        client,
+        "/staff/assignments/digits-mlp/extensions",
+        {"email": "nobody@example.org", "due_at": "x", "reason": "r"},
     ).get_data(as_text=True)
     assert re.search(r'id="xe-email" role="alert">no account with the email', page)
     page = post(
@@ -153,7 +155,9 @@ def test_extensions_are_granted_changed_and_withdrawn(app, client, accounts, ins
         assert response.status_code == 302
     with sessions_of(app)() as session:
         [row] = session.scalars(select(Extension)).all()
-        assert row.due_at.day == 21 and row.reason == "medical certificate" and row.granted_by.email == "prof@example.org"
+        assert (
+            row.due_at.day == 21 and row.reason == "medical certificate" and row.granted_by.email == "prof@example.org"
+        )
     assert "medical certificate" in client.get("/staff/assignments/digits-mlp/settings").get_data(as_text=True)
     post(client, f"/staff/assignments/digits-mlp/extensions/{row.id}/revoke")
     with sessions_of(app)() as session:
@@ -162,7 +166,9 @@ def test_extensions_are_granted_changed_and_withdrawn(app, client, accounts, ins
 
 def scored_with(app, user_id, accuracy) -> int:
     """A submission scored by the file's rubric, as a worker stores it."""
-    evaluation = Evaluation(Outcome.OK, {"accuracy": accuracy, "macro_f1": accuracy, "parameters": 20000}, "ok", "", "", {}, {})
+    evaluation = Evaluation(
+        Outcome.OK, {"accuracy": accuracy, "macro_f1": accuracy, "parameters": 20000}, "ok", "", "", {}, {}
+    )
     rubric = parse_rubric_text(RUBRIC, "digits-mlp")
     result = grade(evaluation, rubric, REFERENCES)
     return add_submission(
@@ -194,11 +200,15 @@ def test_rubric_preview_shows_errors_in_place_then_score_changes_then_save_resco
     assert re.search(rf'<span class="error" id="bad-line">\s*{bad_line}  +points: lots +◀ expected', page)
 
     not_yaml = RUBRIC + "  - [unclosed\n"
-    page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": not_yaml, "action": "preview"}).get_data(as_text=True)
+    page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": not_yaml, "action": "preview"}).get_data(
+        as_text=True
+    )
     assert "not valid YAML: line" in page
 
     stricter = RUBRIC.replace("at_most: 50000", "at_most: 15000")  # both use 20000 parameters: 10 points less each
-    page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": stricter, "action": "preview"}).get_data(as_text=True)
+    page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": stricter, "action": "preview"}).get_data(
+        as_text=True
+    )
     assert "2 graded submissions: 0 go up, 2 go down, 0 unchanged; mean change -10.00 points" in page
     assert "Preview: nothing is saved yet" in page
     with sessions_of(app)() as session:
@@ -220,7 +230,9 @@ def test_rubric_preview_shows_errors_in_place_then_score_changes_then_save_resco
 
 def test_a_relative_rubric_without_known_references_says_how_to_get_them(app, client, accounts, instructor):
     scored_with(app, accounts.add("ada@example.org"), 0.96)
-    page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": RUBRIC, "action": "preview"}).get_data(as_text=True)
+    page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": RUBRIC, "action": "preview"}).get_data(
+        as_text=True
+    )
     assert "need the keras and torch reference results, which are not known yet" in page
     assert "grader references build digits-mlp" in page
 
