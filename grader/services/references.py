@@ -16,10 +16,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from grader.assignments import REFERENCE_FRAMEWORKS, Assignment
 from grader.core.errors import InfrastructureError
 from grader.core.outcomes import Outcome
 from grader.datasets import prepare_dataset
+from grader.db import transaction
+from grader.models import Assignment as AssignmentRow
 from grader.services.evaluation import Evaluator
 
 log = logging.getLogger("grader.references")
@@ -85,6 +90,21 @@ class ReferenceResults:
         digest.update(prepare_dataset(assignment.spec.dataset, self.cache_dir).sha256.encode())
         digest.update(json.dumps(framework_versions(), sort_keys=True).encode())
         return self.cache_dir / "references" / assignment.slug / f"{framework}-{digest.hexdigest()[:16]}.json"
+
+
+def record_references(sessions: sessionmaker[Session], slug: str, found: dict[str, dict[str, Any]]) -> bool:
+    """Keep reference metrics on the assignment's row, merged over what it held; False if it has no row.
+
+    The web side rescores relative thresholds against these, without training.
+    """
+    with transaction(sessions) as session:
+        row = session.scalars(select(AssignmentRow).where(AssignmentRow.slug == slug)).first()
+        if row is None:
+            return False
+        merged = {**(row.references or {}), **found}
+        if row.references != merged:
+            row.references = merged
+    return True
 
 
 def _write_atomically(path: Path, value: dict) -> None:

@@ -32,6 +32,7 @@ from grader.core.outcomes import Outcome, Status
 from grader.db import transaction
 from grader.models import Assignment, RubricRevision, State, Submission, utcnow
 from grader.services.queue import GradingQueue
+from grader.services.references import record_references
 from grader.storage import BlobStore
 
 log = logging.getLogger("grader.worker")
@@ -132,12 +133,8 @@ def store_references(sessions: sessionmaker[Session], slug: str, service: Grader
     except (OSError, ValueError, GraderError) as exc:  # the cache is a convenience; grading already succeeded
         log.warning("%s: reference results not stored: %s", slug, exc)
         return
-    if not found:
-        return
-    with transaction(sessions) as session:
-        row = session.scalars(select(Assignment).where(Assignment.slug == slug)).one()
-        if row.references != found:
-            row.references = found
+    if found:
+        record_references(sessions, slug, found)
 
 
 def _grade(claim: Claim, store: BlobStore, grader: Grader, assignment: LoadedAssignment) -> GradeResult:

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from grader.config import PROJECT_ROOT, load_settings
 from grader.core.errors import InfrastructureError
@@ -15,6 +15,7 @@ from grader.core.outcomes import Outcome
 from grader.db import transaction
 from grader.models import Assignment, Role, RubricRevision, State, Submission, User, utcnow
 from grader.services.queue import RecordingQueue
+from grader.services.references import record_references
 from grader.services.worker_runs import claim_submission, record_result, run_submission, sweep_stuck
 from grader.storage import BlobStore
 
@@ -238,3 +239,14 @@ def test_a_failed_grading_stores_no_references(sessions, submission, settings):
         run_submission(sid, sessions=sessions, store=store, grader=grader, settings=settings)
     with sessions() as session:
         assert session.get(Submission, sid).assignment.references is None
+
+
+def test_recorded_references_merge_over_the_stored_ones(sessions, submission):
+    keras = {"keras": {"accuracy": 0.97}}
+    torch = {"torch": {"accuracy": 0.96}}
+    assert record_references(sessions, "quick-digits", keras) is True
+    assert record_references(sessions, "quick-digits", torch) is True  # e.g. `grader references build` of one
+    with sessions() as session:
+        row = session.scalars(select(Assignment).where(Assignment.slug == "quick-digits")).one()
+        assert row.references == {**keras, **torch}
+    assert record_references(sessions, "no-such-assignment", keras) is False
