@@ -250,3 +250,15 @@ def test_recorded_references_merge_over_the_stored_ones(sessions, submission):
         row = session.scalars(select(Assignment).where(Assignment.slug == "quick-digits")).one()
         assert row.references == {**keras, **torch}
     assert record_references(sessions, "no-such-assignment", keras) is False
+
+
+def test_cached_references_are_read_without_running_anything(tmp_path, settings):
+    from grader.services.references import ReferenceResults
+
+    references = ReferenceResults(evaluator=None, cache_dir=tmp_path)  # an evaluator would be needed only to run
+    assignment = _quick(settings)
+    assert references.cached(assignment) == {}
+    path = references._cache_path(assignment, "keras")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"metrics": {"accuracy": 0.93}}')
+    assert references.cached(assignment) == {"keras": {"accuracy": 0.93}}
