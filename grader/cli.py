@@ -85,12 +85,35 @@ def references_build(slug: str | None, rebuild: bool, unsafe_no_sandbox: bool) -
         service = _build_service(settings, unsafe_no_sandbox)
         for name in [slug] if slug else list_slugs(settings):
             assignment = load_assignment(name, settings)
-            for framework, metrics in service.references.build(assignment, rebuild).items():
+            built = service.references.build(assignment, rebuild)
+            for framework, metrics in built.items():
                 click.echo(
                     f"{name} {framework}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, parameters {metrics['parameters']}"
                 )
+            _store_references(settings, name, built)
     except GraderError as exc:
         _fail(exc, False)
+
+
+def _store_references(settings: Settings, slug: str, built: dict[str, dict[str, Any]]) -> None:
+    """Keep the metrics on the assignment's row too, so the site rescores relative thresholds; say when it cannot."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from grader.db import make_engine, make_sessions
+    from grader.services.references import record_references
+
+    engine = make_engine(settings.database_url)
+    try:
+        stored = record_references(make_sessions(engine), slug, built)
+    except SQLAlchemyError as exc:
+        click.echo(f"{slug}: cached, but not stored in the database ({type(exc).__name__}): run `grader db upgrade`", err=True)
+        return
+    finally:
+        engine.dispose()
+    if stored:
+        click.echo(f"{slug}: stored in the database, for rescoring on the site")
+    else:
+        click.echo(f"{slug}: cached only; the database has no such assignment yet (run `grader assignments sync`)")
 
 
 @main.command("serve")

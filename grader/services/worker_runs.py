@@ -311,7 +311,9 @@ def sweep_stuck(sessions: sessionmaker[Session], queue: GradingQueue, settings: 
         Submission.queued_at < now - dt.timedelta(seconds=settings.queued_stale_after_seconds),
     )
     with transaction(sessions) as session:
-        ids = list(session.scalars(select(Submission.id).where(or_(stale_running, stale_queued))))
+        rows = session.execute(select(Submission.id, Submission.rerun_of_id).where(or_(stale_running, stale_queued)))
+        reruns = {row.id: row.rerun_of_id is not None for row in rows}
+        ids = list(reruns)
         if ids:
             session.execute(
                 update(Submission)
@@ -321,5 +323,5 @@ def sweep_stuck(sessions: sessionmaker[Session], queue: GradingQueue, settings: 
             )
     for submission_id in ids:  # after the commit, like every enqueue
         log.warning("submission %s: stuck; requeued by the sweep", submission_id)
-        queue.enqueue(submission_id)
+        queue.enqueue(submission_id, rerun=reruns[submission_id])  # a re-run never jumps ahead of first runs
     return ids

@@ -28,8 +28,13 @@ def grader(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def real_environ(tmp_path_factory) -> dict[str, str]:
-    """The project's own assignments, with a fresh reference cache."""
-    return {"GRADER_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    """The project's own assignments, with a fresh reference cache and a database of their own."""
+    data = tmp_path_factory.mktemp("data")
+    return {
+        "GRADER_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
+        "GRADER_DATA_DIR": str(data),
+        "GRADER_DATABASE_URL": f"sqlite:///{data / 'grader.db'}",
+    }
 
 
 @pytest.mark.parametrize("framework", ["keras", "torch"])
@@ -68,6 +73,22 @@ def test_references_build_prints_both_and_reuses_the_cache(real_environ):
     done = grader("references", "build", "digits-mlp", env=real_environ)
     assert done.returncode == 0, done.stderr
     assert "digits-mlp keras: accuracy" in done.stdout and "digits-mlp torch: accuracy" in done.stdout
+    assert "digits-mlp: cached, but not stored in the database" in done.stderr  # no tables yet
+
+
+def test_references_build_stores_the_metrics_for_rescoring_on_the_site(real_environ):
+    import json
+    import sqlite3
+
+    for command in (("db", "upgrade"), ("assignments", "sync")):
+        assert grader(*command, env=real_environ).returncode == 0
+    done = grader("references", "build", "digits-mlp", env=real_environ)
+    assert done.returncode == 0, done.stderr
+    assert "digits-mlp: stored in the database, for rescoring on the site" in done.stdout
+    database = real_environ["GRADER_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as connection:
+        [(stored,)] = connection.execute("SELECT \"references\" FROM assignments WHERE slug = 'digits-mlp'").fetchall()
+    assert set(json.loads(stored)) == {"keras", "torch"} and json.loads(stored)["torch"]["accuracy"] > 0.9
 
 
 def test_human_report_of_a_failed_submission(tmp_path):

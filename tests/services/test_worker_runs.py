@@ -162,6 +162,24 @@ def test_the_sweep_requeues_stuck_rows_only(sessions, submission, settings):
     assert sweep_stuck(sessions, queue, settings) == []
 
 
+def test_the_sweep_sends_a_stuck_rerun_back_to_the_low_priority_queue(sessions, submission, settings):
+    sid, _ = submission
+    with transaction(sessions) as session:
+        first = session.get(Submission, sid)
+        first.state = State.SCORED
+        rerun = Submission(
+            user_id=first.user_id, assignment_id=first.assignment_id, filename=first.filename,
+            blob_sha256=first.blob_sha256, size_bytes=first.size_bytes, rerun_of_id=sid,
+        )  # fmt: skip
+        session.add(rerun)
+        session.flush()
+        rerun_id = rerun.id
+    age(sessions, rerun_id, 1000)
+    queue = RecordingQueue()
+    assert sweep_stuck(sessions, queue, settings) == [rerun_id]
+    assert queue.enqueued == [(rerun_id, True)]
+
+
 def test_the_heartbeat_publishes_the_runs_own_progress_cleaned(sessions, submission, settings):
     import dataclasses
     import time
