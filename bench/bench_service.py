@@ -72,6 +72,7 @@ import psutil
 import redis
 import requests
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.exc import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,8 +100,12 @@ def postgres_database() -> Iterator[str]:
     """Yield the URL of a new PostgreSQL database; drop it afterwards."""
     name = f"grader_bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        raise SystemExit(f"PostgreSQL is needed at 127.0.0.1:5432 (trust, a `test` database): {exc.orig}") from exc
     try:
         yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -116,8 +121,11 @@ def redis_database() -> Iterator[str]:
     token = f"bench-{os.getpid()}-{uuid.uuid4().hex}"
     for db in BENCH_REDIS_DBS:
         key = f"grader-bench:lease:{db}"
-        if locks.set(key, token, nx=True, ex=3 * 3600):
-            break
+        try:
+            if locks.set(key, token, nx=True, ex=3 * 3600):
+                break
+        except redis.ConnectionError as exc:
+            raise SystemExit(f"Redis is needed at {REDIS_HOST}:{REDIS_PORT}: {exc}") from exc
     else:
         raise SystemExit(f"every bench Redis database ({BENCH_REDIS_DBS.start}-{BENCH_REDIS_DBS.stop - 1}) is leased")
     url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
