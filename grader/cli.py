@@ -106,7 +106,9 @@ def _store_references(settings: Settings, slug: str, built: dict[str, dict[str, 
     try:
         stored = record_references(make_sessions(engine), slug, built)
     except SQLAlchemyError as exc:
-        click.echo(f"{slug}: cached, but not stored in the database ({type(exc).__name__}): run `grader db upgrade`", err=True)
+        click.echo(
+            f"{slug}: cached, but not stored in the database ({type(exc).__name__}): run `grader db upgrade`", err=True
+        )
         return
     finally:
         engine.dispose()
@@ -285,9 +287,7 @@ def _staff_member(session: Session, email: str | None):  # noqa: ANN202 - a User
         return user
     user = session.scalars(select(User).where(User.role == Role.INSTRUCTOR).order_by(User.id).limit(1)).first()
     if user is None:
-        raise click.ClickException(
-            "no instructor account to record the import under; add one, or name a TA with --by"
-        )
+        raise click.ClickException("no instructor account to record the import under; add one, or name a TA with --by")
     return user
 
 
@@ -417,7 +417,9 @@ def submit_command(path: Path, slug: str, server: str, token: str, wait: bool, a
         submission_id = client.submit(path, slug)
         url = client.submission_url(submission_id)
         if not wait:
-            click.echo(json.dumps({"id": submission_id, "url": url}) if as_json else f"submission {submission_id}: {url}")
+            click.echo(
+                json.dumps({"id": submission_id, "url": url}) if as_json else f"submission {submission_id}: {url}"
+            )
             return
         if not as_json:
             click.echo(f"submission {submission_id}: {url}")

@@ -52,7 +52,10 @@ def test_json_records_carry_the_id_level_logger_and_traceback():
     logging.getLogger("grader.worker").warning("no submission here", extra={"submission_id": 9})
     failed, explicit = (json.loads(line) for line in lines(stream))
     assert (failed["submission_id"], failed["level"], failed["logger"]) == (7, "ERROR", "grader.worker")
-    assert failed["message"] == "submission 7: attempt 2 failed" and "RuntimeError: sandbox went away" in failed["exc_info"]
+    assert (
+        failed["message"] == "submission 7: attempt 2 failed"
+        and "RuntimeError: sandbox went away" in failed["exc_info"]
+    )
     assert failed["time"].endswith("+00:00") and failed["pid"] > 0
     assert explicit["submission_id"] == 9  # an explicit extra wins (a thread that knows its submission)
 
@@ -93,9 +96,9 @@ def test_web_requests_about_a_submission_are_tagged_and_the_next_one_is_not(caps
     client = app.test_client()
     client.get("/submissions/12")
     client.get("/")
-    shown, home = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    shown, plain = (json.loads(line) for line in capsys.readouterr().err.splitlines())
     assert (shown["message"], shown["submission_id"]) == ("shown", 12)
-    assert (home["message"], home["submission_id"]) == ("home", None)
+    assert (plain["message"], plain["submission_id"]) == ("home", None)
 
 
 def test_an_unknown_log_format_is_refused_with_what_to_set():

@@ -86,7 +86,9 @@ def parse_cgroup_mounts(mountinfo: str) -> list[MountedHierarchy]:
         fields, tail = before.split(), after.split()
         if len(fields) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
             continue
-        mounts.append(MountedHierarchy(tail[0], _unescape(fields[4]), _unescape(fields[3]), frozenset(tail[2].split(","))))
+        mounts.append(
+            MountedHierarchy(tail[0], _unescape(fields[4]), _unescape(fields[3]), frozenset(tail[2].split(",")))
+        )
     return mounts
 
 
@@ -375,8 +377,9 @@ class CgroupV2(RunCgroup):
         _write(self.dirs[0] / "cgroup.freeze", "0")
 
 
-def delegate_v2(directory: Path, controllers: tuple[str, ...] = V2_DELEGATED, *, move_processes: bool = True,
-                timeout: float = 2.0) -> None:
+def delegate_v2(
+    directory: Path, controllers: tuple[str, ...] = V2_DELEGATED, *, move_processes: bool = True, timeout: float = 2.0
+) -> None:
     """Enable `controllers` (those offered) for `directory`'s children; idempotent.
 
     If `directory` holds processes (EBUSY) and `move_processes` is set, move them
@@ -499,7 +502,9 @@ def run_cgroup(layout: CgroupLayout, parent: str, run_id: str, kill_timeout: flo
     return CgroupV2(list(dirs.values()), kill_timeout) if layout.version == 2 else CgroupV1(dirs, kill_timeout)
 
 
-def create_run_cgroup(layout: CgroupLayout, parent: str, run_id: str, limits: Limits, kill_timeout: float = 10.0) -> RunCgroup:
+def create_run_cgroup(
+    layout: CgroupLayout, parent: str, run_id: str, limits: Limits, kill_timeout: float = 10.0
+) -> RunCgroup:
     """Create and configure the cgroup(s) of one run."""
     prepare_parent(layout, parent)
     cgroup = run_cgroup(layout, parent, run_id, kill_timeout)

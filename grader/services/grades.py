@@ -43,12 +43,12 @@ from grader.core.policy import (
     Deadlines,
     LatePolicy,
     Line,
+    grade_assignment,
     parse_policy,
     select_counting,
 )
 from grader.core.policy import Extension as ExtensionSpec
 from grader.core.policy import Override as OverrideSpec
-from grader.core.policy import grade_assignment
 from grader.core.rubric import parse_rubric
 from grader.models import Assignment, Extension, Override, Role, RubricRevision, State, Submission, User
 from grader.services.overrides import display_name

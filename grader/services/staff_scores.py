@@ -56,19 +56,21 @@ def student_emails(session: Session) -> dict[str, int]:
     return {normalize_email(email): uid for email, uid in rows}
 
 
-def save_scores(
-    session: Session, component: str, scores: Mapping[int, float | None], entered_by_id: int
-) -> SaveReport:
+def save_scores(session: Session, component: str, scores: Mapping[int, float | None], entered_by_id: int) -> SaveReport:
     """Write these students' scores of one component (None removes a score); the caller commits."""
     for uid, score in scores.items():
         if score is not None and not (math.isfinite(score) and 0 <= score <= 100):
             raise ValueError(f"the score of student {uid} must be from 0 to 100, got {score}")
-    existing = {
-        row.user_id: row
-        for row in session.scalars(
-            select(StaffScore).where(StaffScore.component == component, StaffScore.user_id.in_(list(scores)))
-        )
-    } if scores else {}
+    existing = (
+        {
+            row.user_id: row
+            for row in session.scalars(
+                select(StaffScore).where(StaffScore.component == component, StaffScore.user_id.in_(list(scores)))
+            )
+        }
+        if scores
+        else {}
+    )
     added = updated = removed = 0
     now = utcnow()
     for uid, score in scores.items():

@@ -18,7 +18,20 @@ def create_app(
     settings: Settings | None = None, *, queue: Any = None, test_config: dict[str, Any] | None = None
 ) -> Flask:
     """Build the app: database, accounts, CSRF and the blueprints."""
-    from grader.web import api, auth, database, errors, gradebook, grades, health, instructor, review, services, staff, student
+    from grader.web import (
+        api,
+        auth,
+        database,
+        errors,
+        gradebook,
+        grades,
+        health,
+        instructor,
+        review,
+        services,
+        staff,
+        student,
+    )
 
     settings = settings or load_settings()
     app = Flask(__name__)

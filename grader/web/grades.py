@@ -159,4 +159,3 @@ def import_scores_form(component_id: str) -> Any:
     session.commit()
     flash(f"Imported {upload.filename}: {report.summary(component_id)}")
     return redirect(url_for("grades.scores_form", component=component_id))
-

@@ -69,9 +69,13 @@ def test_grading_records_migration_keeps_submissions_and_downgrades(kind, tmp_pa
         try:
             with engine.begin() as connection:
                 connection.execute(
-                    text("INSERT INTO users (id, email, name, role, password_hash) VALUES (1, 'a@x.org', '', 'student', 'x')")
+                    text(
+                        "INSERT INTO users (id, email, name, role, password_hash) VALUES (1, 'a@x.org', '', 'student', 'x')"
+                    )
                 )
-                connection.execute(text("INSERT INTO assignments (id, slug, title, topic, published) VALUES (1, 'a', 'A', 1, true)"))
+                connection.execute(
+                    text("INSERT INTO assignments (id, slug, title, topic, published) VALUES (1, 'a', 'A', 1, true)")
+                )
                 connection.execute(
                     text(
                         "INSERT INTO submissions (id, user_id, assignment_id, filename, blob_sha256, size_bytes, state,"

@@ -65,7 +65,10 @@ def test_every_service_is_health_checked_or_one_shot(services):
                for other in services.values() for key, dep in (other.get("depends_on") or {}).items() if key == name)
     }  # fmt: skip
     assert one_shot == {"migrate"}
-    assert services["migrate"]["command"] == ["sh", "-c", "grader db upgrade && grader assignments sync"] and services["migrate"]["restart"] == "no"
+    assert (
+        services["migrate"]["command"] == ["sh", "-c", "grader db upgrade && grader assignments sync"]
+        and services["migrate"]["restart"] == "no"
+    )
     for name, service in services.items():
         if name not in one_shot:
             assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
@@ -117,9 +120,10 @@ def test_workers_share_the_uploads_with_web_and_run_on_a_tmpfs(compose, services
     assert "uploads" in compose["volumes"]
     for name in WORKERS:
         env = services[name]["environment"]
-        assert env["GRADER_DATA_DIR"] == data_dir and env["GRADER_DATABASE_URL"] == services["web"]["environment"][
-            "GRADER_DATABASE_URL"
-        ]
+        assert (
+            env["GRADER_DATA_DIR"] == data_dir
+            and env["GRADER_DATABASE_URL"] == services["web"]["environment"]["GRADER_DATABASE_URL"]
+        )
         assert mounts(services[name])[data_dir] == {"type": "volume", "source": "uploads", "read_only": True}
         assert mounts(services[name])[env["GRADER_RUN_DIR"]]["type"] == "tmpfs", name
 
@@ -167,7 +171,9 @@ def test_images_pin_the_torch_of_pyproject_and_match_cuda():
     for name in ("web.Dockerfile", "worker.Dockerfile"):
         instructions = dockerfile(name)
         assert "TORCH_VERSION=2.13.0" in args_of(instructions, "ARG"), name
-        assert any('"torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"' in r for r in args_of(instructions, "RUN"))
+        assert any(
+            '"torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}"' in r for r in args_of(instructions, "RUN")
+        )
     worker_args = dict(arg.split("=", 1) for arg in args_of(dockerfile("worker.Dockerfile"), "ARG") if "=" in arg)
     cuda = re.fullmatch(r"nvidia/cuda:(\d+)\.(\d+)\.\d+-runtime-ubuntu\d+\.\d+", worker_args["CUDA_IMAGE"])
     assert cuda, worker_args["CUDA_IMAGE"]

@@ -63,7 +63,9 @@ def test_the_entrypoint_stops_with_the_reason_when_the_sandbox_cannot_run(tmp_pa
 
 def healthcheck_command() -> str:
     """The worker health check of compose.yaml, as the container's shell receives it."""
-    test = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]["gpu-worker"]["healthcheck"]["test"]
+    test = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())["services"]["gpu-worker"]["healthcheck"][
+        "test"
+    ]
     assert test[0] == "CMD-SHELL"
     return test[1].replace("$$", "$")  # compose's escape for a literal $
 

@@ -173,4 +173,3 @@ def test_missing_bubblewrap_is_refused_with_what_to_do(tmp_path, cache_dir):
     assert "cannot grade on this machine" in done.stderr and "bubblewrap" in done.stderr
     assert "apt-get install bubblewrap" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()  # nothing was created
-

@@ -27,7 +27,9 @@ def test_an_upload_over_http_is_scored(stack):
     assert {c["id"] for c in body["criteria"]} == {"accuracy", "parameter-budget"}
     assert all(c["points"] == c["max_points"] and c["feedback"] for c in body["criteria"])
     assert body["resources"]["wall_s"] > 0 and body["resources"]["peak_memory_bytes"] > 0
-    created, started, finished = (dt.datetime.fromisoformat(body[k]) for k in ("created_at", "started_at", "finished_at"))
+    created, started, finished = (
+        dt.datetime.fromisoformat(body[k]) for k in ("created_at", "started_at", "finished_at")
+    )
     assert created <= started <= finished <= dt.datetime.now(dt.timezone.utc)
 
 
@@ -61,7 +63,7 @@ def test_grader_submit_json_without_wait_prints_the_id(stack):
 )
 def test_grader_submit_refusals_are_one_clear_line(stack, args, message):
     options = {"--assignment": "quick-digits", "--token": stack.token, "--server": stack.url}
-    options.update(zip(args[::2], args[1::2]))
+    options.update(zip(args[::2], args[1::2], strict=True))
     done = grader("submit", str(REFERENCE), *(x for kv in options.items() for x in kv), env={})
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr

@@ -25,7 +25,14 @@ from grader.sandbox.cgroup import detect_layout
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sandbox"
 FIXTURE_MOUNT = Mount(source=FIXTURES, target="/fixtures")
-SHORT = Limits(wall_seconds=4, cpu_seconds=10, memory_bytes=512 * 1024**2, max_processes=64, output_bytes=64 * 1024, disk_bytes=32 * 1024**2)
+SHORT = Limits(
+    wall_seconds=4,
+    cpu_seconds=10,
+    memory_bytes=512 * 1024**2,
+    max_processes=64,
+    output_bytes=64 * 1024,
+    disk_bytes=32 * 1024**2,
+)
 
 
 def marker_processes(marker: str) -> list[psutil.Process]:

@@ -118,7 +118,10 @@ def test_a_dead_worker_takes_its_run_along(marker, marked, kill_marked, fixtures
         cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
     )  # fmt: skip
     try:
-        sandboxed = lambda: [p for p in marked() if p.info["cmdline"][1:2] == ["/fixtures/child_sleeps.py"]]
+
+        def sandboxed() -> list:
+            return [p for p in marked() if p.info["cmdline"][1:2] == ["/fixtures/child_sleeps.py"]]
+
         assert _eventually(lambda: len(sandboxed()) == 2, 10), "the sandboxed program never started"
         worker.kill()
         worker.wait()

@@ -44,7 +44,14 @@ def pairs(argv: list[str], flag: str, arity: int) -> list[tuple[str, ...]]:
 
 def test_isolates_every_namespace_as_an_unprivileged_user():
     argv = build()
-    for flag in ("--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns", "--die-with-parent", "--new-session"):
+    for flag in (
+        "--unshare-all",
+        "--unshare-user",
+        "--unshare-cgroup",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+    ):
         assert flag in argv
     assert pairs(argv, "--uid", 1) == [("1000",)] and pairs(argv, "--gid", 1) == [("1000",)]
     assert pairs(argv, "--cap-drop", 1) == [("ALL",)] and pairs(argv, "--hostname", 1) == [("sandbox",)]
@@ -117,7 +124,12 @@ def test_host_path_of_follows_the_innermost_mount():
 def test_probe_host_skips_missing_hidden_paths(tmp_path):
     (tmp_path / "dir").mkdir()
     (tmp_path / "file").write_text("x")
-    spec = RunSpec(argv=("x",), mounts=(Mount(tmp_path, "/data"),), limits=Limits(), hidden=("/data/dir", "/data/file", "/data/gone"))
+    spec = RunSpec(
+        argv=("x",),
+        mounts=(Mount(tmp_path, "/data"),),
+        limits=Limits(),
+        hidden=("/data/dir", "/data/file", "/data/gone"),
+    )
     host = probe_host(spec, ("/opt/venv",))
     assert host.hidden == (("/data/dir", True), ("/data/file", False))
     assert host.python_dirs == ("/opt/venv",)

@@ -21,7 +21,10 @@ HYBRID_CGROUP = "4:memory:/process_api/abc\n2:cpu,cpuacct:/\n9:name=systemd:/\n0
 
 def mountinfo(*lines: tuple[str, str, str, str]) -> str:
     """Build mountinfo lines from (mountpoint, root, fstype, super options)."""
-    return "".join(f"3{i} 23 0:2{i} {root} {point} rw,relatime - {fs} {fs} {opts}\n" for i, (point, root, fs, opts) in enumerate(lines))
+    return "".join(
+        f"3{i} 23 0:2{i} {root} {point} rw,relatime - {fs} {fs} {opts}\n"
+        for i, (point, root, fs, opts) in enumerate(lines)
+    )
 
 
 def test_parse_proc_cgroup_splits_controllers():
@@ -33,7 +36,10 @@ def test_parse_mounts_keeps_cgroup_filesystems_only():
     text = mountinfo(("/sys/fs/cgroup/memory", "/", "cgroup", "rw,memory"), ("/proc", "/", "proc", "rw"))
     text += "41 31 0:38 / /sys/fs/cgroup/uni\\040fied rw - cgroup2 cgroup2 rw\n"
     mounts = parse_cgroup_mounts(text)
-    assert [(m.fstype, m.mountpoint) for m in mounts] == [("cgroup", "/sys/fs/cgroup/memory"), ("cgroup2", "/sys/fs/cgroup/uni fied")]
+    assert [(m.fstype, m.mountpoint) for m in mounts] == [
+        ("cgroup", "/sys/fs/cgroup/memory"),
+        ("cgroup2", "/sys/fs/cgroup/uni fied"),
+    ]
     assert "memory" in mounts[0].options
 
 

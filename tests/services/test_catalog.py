@@ -70,6 +70,7 @@ def test_sync_refreshes_titles_and_keeps_dates_and_rows_of_removed_folders(sessi
         "tight-digits": ("Digits (tight limits, for tests)", 1, True),
     }
 
+
 def test_a_broken_folder_is_reported_and_the_others_still_load(sessions, folders):
     spec = folders["assignments"] / "tight-digits" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("topic: 1", "topic: 99"))

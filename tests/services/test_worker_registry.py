@@ -41,7 +41,13 @@ def test_a_registered_worker_is_live_with_its_queues_slots_and_gpus(sessions):
     with transaction(sessions) as session:
         registry.register_worker(session, spec("gpu-box:10", (H100,)), now)
     view = workers(sessions)["gpu-box:10"]
-    assert (view.state, view.host, view.pid, view.node, view.slots) == (Liveness.LIVE, "gpu-box", 10, "celery@gpu-box", 1)
+    assert (view.state, view.host, view.pid, view.node, view.slots) == (
+        Liveness.LIVE,
+        "gpu-box",
+        10,
+        "celery@gpu-box",
+        1,
+    )
     assert view.queues == ["gpu", "cpu", "rerun"]
     assert view.gpus == [{"index": 1, "name": "NVIDIA H100 80GB HBM3", "memory_total_bytes": 80 * 1024**3}]
     assert "GPU-secret-uuid" not in str(view.to_json())  # the UUID stays on the machine

@@ -63,9 +63,7 @@ def graded_course(app, accounts):
         session.add(StaffScore(user_id=ada, component="summaries", score=70, entered_by_id=ta))
         session.add(StaffScore(user_id=ada, component="project", score=60, entered_by_id=ta))
     for user, score in ((ada, 8.0), (bob, 5.0)):
-        add_submission(
-            app, user, State.SCORED, created_at=DUE - dt.timedelta(minutes=30), score=score, max_score=10.0
-        )
+        add_submission(app, user, State.SCORED, created_at=DUE - dt.timedelta(minutes=30), score=score, max_score=10.0)
     return {"ta": ta, "ada": ada, "bob": bob}
 
 

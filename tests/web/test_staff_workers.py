@@ -34,7 +34,9 @@ def row_of(page: str, name: str) -> str:
     return match.group(1)
 
 
-def test_staff_see_each_worker_its_gpus_state_and_current_run_and_the_queue_lengths(app, client, auth, accounts, settings):
+def test_staff_see_each_worker_its_gpus_state_and_current_run_and_the_queue_lengths(
+    app, client, auth, accounts, settings
+):
     accounts.add("ta@example.org", Role.TA)
     student = accounts.add("ada@example.org")
     register(app, WorkerSpec("gpu-box:100", "celery@gpu-box", "gpu-box", 100, ["gpu", "cpu", "rerun"], 1, [A100]),
