@@ -16,7 +16,7 @@ import click
 from sqlalchemy.orm import Session
 
 from grader.assignments import list_slugs, load_assignment
-from grader.config import Settings, load_settings
+from grader.config import Settings, load_client_settings, load_settings
 from grader.core.errors import GraderError, SpecError
 from grader.core.outcomes import Status
 from grader.models import Role
@@ -400,18 +400,25 @@ def _serve_until_stopped(server, worker, log_path: Path) -> int:  # noqa: ANN001
 @main.command("submit")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--assignment", "slug", required=True, help="The assignment's slug, e.g. digits-mlp.")
-# Options of this one command, not settings of the service: click reads them from the environment.
-@click.option("--server", envvar="GRADER_SERVER_URL", show_envvar=True, default="http://127.0.0.1:5000",
-              show_default=True, help="The grader site's address.")  # fmt: skip
-@click.option("--token", envvar="GRADER_TOKEN", show_envvar=True, required=True,
-              help="Your API token (from `grader tokens create` or the demo's banner).")  # fmt: skip
+@click.option("--server", help="The grader site's address.  [default: $GRADER_SERVER_URL or http://127.0.0.1:5000]")
+@click.option(
+    "--token", help="Your API token (from `grader tokens create` or the demo's banner).  [default: $GRADER_TOKEN]"
+)
 @click.option("--wait", is_flag=True, help="Follow the submission until it is graded and print the result.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the id; with --wait, the whole result).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each answer of the server.")
-def submit_command(path: Path, slug: str, server: str, token: str, wait: bool, as_json: bool, timeout: float) -> None:
+def submit_command(
+    path: Path, slug: str, server: str | None, token: str | None, wait: bool, as_json: bool, timeout: float
+) -> None:
     """Upload PATH to a grader server; with --wait, print its result once graded."""
     from grader.client import ClientError, GraderClient
 
+    defaults = load_client_settings()
+    server, token = server or defaults.server_url, token or defaults.token
+    if not token:
+        raise click.UsageError(
+            "no API token: pass --token or set GRADER_TOKEN (`grader tokens create EMAIL` makes one)"
+        )
     client = GraderClient(server, token.strip(), timeout=timeout)
     try:
         submission_id = client.submit(path, slug)

@@ -59,6 +59,23 @@ def _default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "grader"
 
 
+@dataclasses.dataclass(frozen=True)
+class ClientSettings:
+    """Where `grader submit` sends uploads and as whom (options of the command override them)."""
+
+    server_url: str
+    token: str | None
+
+
+def load_client_settings(environ: dict[str, str] | None = None) -> ClientSettings:
+    """Read `GRADER_SERVER_URL` and `GRADER_TOKEN`."""
+    env = os.environ if environ is None else environ
+    return ClientSettings(
+        server_url=env.get("GRADER_SERVER_URL") or "http://127.0.0.1:5000",
+        token=env.get("GRADER_TOKEN") or None,
+    )
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read the settings from `GRADER_*` variables (os.environ by default)."""
     env = os.environ if environ is None else environ

@@ -233,3 +233,11 @@ def test_scores_import_records_who_entered_them(env, db, tmp_path):
     by_ta = invoke(env, "scores", "import", str(sheet), "--component", "theory", "--by", "ta@example.org")
     assert by_ta.exit_code == 0, by_ta.output
     assert staff_scores(db) == {("ada@example.org", "theory"): 70.0}
+
+
+def test_submit_without_a_token_says_how_to_get_one(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text("def build_model(i, n):\n    pass\n")
+    result = CliRunner().invoke(main, ["submit", str(model), "--assignment", "digits-mlp"], env={"GRADER_TOKEN": None})
+    assert result.exit_code == 2
+    assert "no API token: pass --token or set GRADER_TOKEN" in result.output
