@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +56,22 @@ def create_app(
 
 
 def _stored_secret_key(data_dir: Path) -> str:
-    """Return the secret key kept in data_dir, generating it on first use."""
+    """Return the secret key kept in data_dir, generating it on first use.
+
+    Several server processes may start at once: each writes a candidate to its
+    own file and links it into place; the first link wins and every process
+    reads the same key (a reader never sees a half-written file).
+    """
     path = data_dir / "secret_key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
+        with tempfile.NamedTemporaryFile("w", dir=data_dir, prefix=".secret_key.", delete=False) as candidate:
+            os.fchmod(candidate.fileno(), 0o600)
+            candidate.write(secrets.token_hex(32))
+        try:
+            os.link(candidate.name, path)
+        except FileExistsError:
+            pass  # another process won
+        finally:
+            os.unlink(candidate.name)
     return path.read_text().strip()

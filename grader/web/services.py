@@ -19,6 +19,19 @@ def init_app(app: Flask, settings: Settings, queue: Any = None) -> None:
     app.extensions["grader.queue"] = queue
 
 
+def warm_queue(app: Flask) -> None:
+    """Build the grading queue's producer when a server process starts, not on its first upload.
+
+    A broker that is down at start is logged; the site still serves, and uploads fail as they would.
+    """
+    with app.app_context():
+        built = queue()
+    try:
+        getattr(built, "warm", lambda: None)()
+    except Exception:
+        app.logger.warning("could not connect to the broker at start; uploads will retry", exc_info=True)
+
+
 def settings() -> Settings:
     """Return the app's settings."""
     return current_app.config["GRADER_SETTINGS"]

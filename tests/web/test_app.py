@@ -39,3 +39,48 @@ def test_test_config_overrides_and_the_upload_cap_bounds_requests(tmp_path):
 def test_the_queue_is_not_built_until_an_upload_needs_it(tmp_path):
     app = create_app(settings_in(tmp_path))
     assert app.extensions["grader.queue"] is None
+
+
+def _key_after_barrier(data_dir, barrier, keys):  # a server process starting
+    from grader.web import _stored_secret_key
+
+    barrier.wait()
+    keys.put(_stored_secret_key(data_dir))
+
+
+def test_server_processes_starting_at_once_all_get_the_same_key(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    barrier, keys = context.Barrier(8), context.Queue()
+    processes = [context.Process(target=_key_after_barrier, args=(tmp_path, barrier, keys)) for _ in range(8)]
+    for process in processes:
+        process.start()
+    seen = {keys.get(timeout=30) for _ in processes}
+    for process in processes:
+        process.join(timeout=30)
+    assert len(seen) == 1 and len(seen.pop()) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no candidate left behind
+
+
+def test_a_server_process_connects_to_the_broker_at_start(tmp_path):
+    from grader.web.services import warm_queue
+
+    class Queue(RecordingQueue):
+        warmed = 0
+
+        def warm(self):
+            self.warmed += 1
+
+    queue = Queue()
+    warm_queue(create_app(settings_in(tmp_path), queue=queue))
+    assert queue.warmed == 1
+
+
+def test_a_broker_down_at_start_is_logged_and_the_site_still_starts(tmp_path, caplog):
+    from grader.services.queue import CeleryQueue
+    from grader.web.services import warm_queue
+
+    app = create_app(settings_in(tmp_path), queue=CeleryQueue("redis://127.0.0.1:1/0"))
+    warm_queue(app)
+    assert "could not connect to the broker at start" in caplog.text
