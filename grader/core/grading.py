@@ -23,7 +23,7 @@ class Evaluation:
     student_message: str
     staff_detail: str
     log: str
-    resources: dict[str, Any]  # wall_s, cpu_s, peak_memory_bytes
+    resources: dict[str, Any]  # wall_s, cpu_s, peak_memory_bytes, tasks_refused
     environment: dict[str, Any]  # framework, versions, seeds, data_sha256, ...
 
     def to_json(self) -> dict[str, Any]:

@@ -275,6 +275,10 @@ class RunCgroup:
         """Return how many tasks the OOM killer ended in the run's cgroup."""
         raise NotImplementedError
 
+    def tasks_refused(self) -> int:
+        """Return how many forks or threads pids.max refused (the "max" count of pids.events)."""
+        raise NotImplementedError
+
     def kill_all(self) -> None:
         """Kill every task of the run and wait until none is left."""
         raise NotImplementedError
@@ -320,6 +324,9 @@ class CgroupV1(RunCgroup):
     def oom_kills(self) -> int:
         return _read_keyed(self.by_controller["memory"] / "memory.oom_control", "oom_kill")
 
+    def tasks_refused(self) -> int:
+        return _read_keyed(self.by_controller["pids"] / "pids.events", "max")
+
     def kill_all(self) -> None:
         """Freeze, SIGKILL every task, thaw; repeat until the cgroups are empty."""
         self._wait_empty(self._kill_frozen)
@@ -361,6 +368,9 @@ class CgroupV2(RunCgroup):
 
     def oom_kills(self) -> int:
         return _read_keyed(self.dirs[0] / "memory.events", "oom_kill")
+
+    def tasks_refused(self) -> int:
+        return _read_keyed(self.dirs[0] / "pids.events", "max")
 
     def kill_all(self) -> None:
         """Kill every task via cgroup.kill (5.14+), else freeze and SIGKILL each."""

@@ -271,7 +271,7 @@ class BubblewrapRunner:
         return RunResult(
             termination=termination, exit_code=exit_code, signal=signum, log=output.text(),
             log_dropped_bytes=output.dropped, wall_s=wall_s, cpu_s=cgroup.cpu_seconds(),
-            peak_memory_bytes=cgroup.peak_memory_bytes(),
+            peak_memory_bytes=cgroup.peak_memory_bytes(), tasks_refused=cgroup.tasks_refused(),
         )  # fmt: skip
 
     def _classify(

@@ -61,6 +61,7 @@ class RunResult:
     wall_s: float
     cpu_s: float
     peak_memory_bytes: int
+    tasks_refused: int = 0  # forks and threads refused at the processes limit (pids.max)
 
     @property
     def ok(self) -> bool:

@@ -105,11 +105,16 @@ class Evaluator:
             "wall_s": round(result.wall_s, 3),
             "cpu_s": round(result.cpu_s, 3),
             "peak_memory_bytes": result.peak_memory_bytes,
+            "tasks_refused": result.tasks_refused,
         }
         phase = str(outputs.read_json(output / "progress.json").get("phase", report.get("phase", "start")))
         failure = _run_failure(result, report, phase, assignment, prepared)
         if failure is not None:
             outcome, student, staff = failure
+            if result.tasks_refused:
+                cap = assignment.spec.limits.max_processes
+                student += f" It also reached the limit of {cap} processes and threads: new ones were refused."
+                staff += f" tasks_refused={result.tasks_refused}"
             return _failure(outcome, student, staff, log_text, resources, environment)
         try:
             predictions = outputs.load_predictions(output / outputs.PREDICTIONS, MAX_PREDICTIONS_BYTES)

@@ -55,8 +55,10 @@ def configured_limits(slug: str, settings: Settings) -> dict[str, Any] | None:
     }
 
 
-def limits_hit(staff_detail: str, log_text: str, limits: dict[str, Any] | None) -> list[str]:
-    """Name each limit the run ran into, from the runner's termination and the log's notes."""
+def limits_hit(
+    staff_detail: str, log_text: str, limits: dict[str, Any] | None, resources: dict[str, Any] | None = None
+) -> list[str]:
+    """Name each limit the run ran into, from the runner's termination, its measurements and the log's notes."""
     limits = limits or {}
     hit = []
     termination = _TERMINATION.search(staff_detail or "")
@@ -71,8 +73,11 @@ def limits_hit(staff_detail: str, log_text: str, limits: dict[str, Any] | None) 
     if truncated:
         cap = f", limit {limits['output_bytes'] // 1024} KiB" if limits else ""
         hit.append(f"output ({truncated.group(1)} bytes dropped{cap})")
-    if any(sign in (log_text or "") for sign in _NO_TASKS):
-        cap = f" (limit {limits['max_processes']})" if limits else ""
+    cap = f" (limit {limits['max_processes']})" if limits else ""
+    refused = (resources or {}).get("tasks_refused")
+    if refused:
+        hit.append(f"processes and threads{cap}: {refused} refused")
+    elif refused is None and any(sign in (log_text or "") for sign in _NO_TASKS):  # runs recorded before the count
         hit.append(f"processes and threads{cap}: the log shows a refused thread or process")
     return hit
 
@@ -134,7 +139,7 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
         "student_message": result.get("student_message", evaluation.get("student_message", "")),
         "staff_detail": staff_detail,
         "error_detail": sub.error_detail or "",
-        "limits_hit": limits_hit(staff_detail, log_text, limits),
+        "limits_hit": limits_hit(staff_detail, log_text, limits, resources),
         "limits": limits,
         "resources": resources,
         "gpu": environment.pop("gpu", None),

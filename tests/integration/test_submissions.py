@@ -36,7 +36,7 @@ EXPECTED = {
     "stops_itself.py": ("tight-digits", Status.FAILED, Outcome.TIMEOUT, "10 s limit"),
     "ignores_sigterm.py": ("tight-digits", Status.FAILED, Outcome.TIMEOUT, "10 s limit"),
     "unbounded_memory.py": ("tight-digits", Status.FAILED, Outcome.MEMORY_LIMIT, "512 MiB"),
-    "fork_bomb.py": ("tight-digits", Status.FAILED, Outcome.TIMEOUT, "was stopped"),
+    "fork_bomb.py": ("tight-digits", Status.FAILED, Outcome.TIMEOUT, "reached the limit of 64 processes and threads"),
     "thousands_of_threads.py": ("tight-digits", Status.FAILED, Outcome.BAD_SUBMISSION, "thread"),
     "disk_fill.py": ("tight-digits", Status.FAILED, Outcome.MEMORY_LIMIT, "memory"),
     "fake_results.py": ("tight-digits", Status.FAILED, Outcome.BAD_OUTPUT, "before it made predictions"),

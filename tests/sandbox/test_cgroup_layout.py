@@ -97,8 +97,10 @@ def test_v2_run_cgroup_writes_limits_and_delegates_controllers(tmp_path):
     (run / "cpu.stat").write_text("usage_usec 2500000\nuser_usec 1\n")
     (run / "memory.events").write_text("low 0\noom 1\noom_kill 2\n")
     (run / "memory.current").write_text("4096\n")
+    (run / "pids.events").write_text("max 3\n")
     cgroup.sample()
     assert cgroup.cpu_seconds() == 2.5 and cgroup.oom_kills() == 2 and cgroup.peak_memory_bytes() == 4096
+    assert cgroup.tasks_refused() == 3
 
 
 @pytest.mark.sandbox

@@ -23,7 +23,7 @@ TIMEOUT_RESULT = {
     "student_message": "Your code ran longer than the 300 s limit during training and was stopped.",
     "staff_detail": "termination=wall_limit exit_code=None signal=9 phase=train",
     "log": "epoch 1/500\n[grader] output truncated: 4096 bytes dropped\n",
-    "resources": {"wall_s": 600.4, "cpu_s": 1180.2, "peak_memory_bytes": 3 * 1024**3},
+    "resources": {"wall_s": 600.4, "cpu_s": 1180.2, "peak_memory_bytes": 3 * 1024**3, "tasks_refused": 17},
     "environment": {
         "framework": "torch",
         "versions": {"python": "3.11.2", "torch": "2.13.0"},
@@ -258,6 +258,7 @@ def test_the_grading_log_shows_outcome_limits_resources_environment_timings_and_
     for expected in (
         "timeout", "The run went over its time limit and was stopped.",
         "wall-clock time (limit 300 s)", "output (4096 bytes dropped, limit 256 KiB)",  # digits-mlp's limits
+        "processes and threads (limit 512): 17 refused",
         "600.4 s", "1180.2 s", "3.00 GiB",
         "NVIDIA H100", "2.00 GiB", "max 97 %, mean 63.5 %",
         "torch 2.13.0", "python=0", "d" * 64, "gpu-host:4242",
