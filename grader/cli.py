@@ -297,7 +297,7 @@ def _staff_member(session: Session, email: str | None):  # noqa: ANN202 - a User
 @click.option("--grace", default=30.0, show_default=True, help="Seconds a running grading may take to finish at stop.")
 def demo_command(host: str, port: int, grace: float) -> None:
     """Run the whole service on this machine: database, broker, a worker, the site and demo accounts."""
-    from grader.services.demo import WORKER_LOG, banner, start_worker, stop_worker
+    from grader.services.demo import WORKER_LOG, banner, start_worker, stop_gracefully
 
     settings = load_settings()
     listener = _listen(host, port)
@@ -312,7 +312,7 @@ def demo_command(host: str, port: int, grace: float) -> None:
         code = _serve_until_stopped(server, worker, log_path)
     finally:
         click.echo(f"grader demo: stopping the worker (up to {grace:g} s for a running grading)...", err=True)
-        stop_worker(worker, grace)
+        stop_gracefully(worker, grace)
         listener.close()
     click.echo("grader demo: stopped", err=True)
     sys.exit(code)

@@ -21,23 +21,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.config import Settings
 from grader.core.errors import SpecError
 from grader.core.policy import AssignmentPolicy, parse_extension, parse_policy
 from grader.db import transaction
 from grader.models import Assignment, Extension, Role, User, utcnow
+from grader.services.course_grades import course_timezone as course_timezone  # the instructor pages' time zone
 
 LATE_FIELDS = ("penalty_percent", "per", "grace", "last_accepted")
 POLICY_FIELDS = ("published", "opens_at", "due_at", "counts", "daily_limit") + tuple(f"late.{f}" for f in LATE_FIELDS)
-
-
-def course_timezone(settings: Settings) -> dt.tzinfo:
-    """The course's time zone (rubrics/course.yaml); UTC when the course has no such file."""
-    if not (settings.rubrics_dir / "course.yaml").is_file():
-        return dt.timezone.utc
-    from grader.services.course_grades import load_course
-
-    return load_course(settings).tz
 
 
 def _number_or_text(text: str) -> int | float | str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Collection
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +31,25 @@ def load_course(settings: Settings, known_assignments: Collection[str] | None = 
     """Read rubrics/course.yaml; raise SpecError naming the file and field when it is wrong."""
     path = settings.rubrics_dir / "course.yaml"
     return parse_course(read_yaml(path), display_path(path), known_assignments)
+
+
+def course_timezone(settings: Settings) -> dt.tzinfo:
+    """The course's time zone; UTC when there is no course file; SpecError when the file is wrong.
+
+    Every upload and every student page asks, so the file is parsed once per
+    version of it (modification time and size), not on each request.
+    """
+    path = settings.rubrics_dir / "course.yaml"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return dt.timezone.utc
+    return _timezone_of(path, (stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _timezone_of(path: Path, _version: tuple[int, int]) -> dt.tzinfo:
+    return parse_course(read_yaml(path), display_path(path)).tz
 
 
 @dataclasses.dataclass(frozen=True)

@@ -180,12 +180,12 @@ def start_worker(command: list[str], log_path: Path, environ: dict[str, str]) ->
         )
 
 
-def stop_worker(process: subprocess.Popen, grace: float) -> int:
-    """Ask the worker for a warm shutdown; after `grace` seconds kill its whole process group.
+def stop_gracefully(process: subprocess.Popen, grace: float) -> int:
+    """Ask a process started in its own session for a warm shutdown; after `grace` s kill its group.
 
     A warm shutdown lets a running grading finish and clean its sandbox up;
     the group kill also ends slot processes a dying main process left behind.
-    Return the worker's exit code.
+    Tests stop their servers the same way. Return the exit code.
     """
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

@@ -15,7 +15,8 @@ from grader.core.policy import Extension as ExtensionSpec
 from grader.core.policy import check_acceptance
 from grader.db import transaction
 from grader.models import Assignment, Extension, State, Submission, utcnow
-from grader.services.assignment_admin import course_timezone, read_policy
+from grader.services.assignment_admin import read_policy
+from grader.services.course_grades import course_timezone
 from grader.services.queue import GradingQueue
 from grader.services.submissions import UploadLimits, prepare_submission
 from grader.storage import BlobStore

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.assignments import read_yaml
-from grader.core.course import parse_course
+from grader.config import Settings
 from grader.core.errors import SpecError
 from grader.core.outcomes import Status
 from grader.core.policy.daily import FeedbackLevel, feedback_levels, remaining_today
 from grader.core.policy.selection import Attempt
 from grader.core.policy.settings import parse_policy
 from grader.models import Assignment, State, Submission, utcnow
+from grader.services import course_grades
 
 log = logging.getLogger("grader.web")
 UTC = dt.timezone.utc
@@ -45,21 +43,10 @@ class Feedback:
 FULL = Feedback(FeedbackLevel.FULL)
 
 
-def course_timezone(rubrics_dir: Path) -> dt.tzinfo:
-    """The course's time zone from rubrics/course.yaml; UTC (logged) when the file is missing or wrong."""
-    path = rubrics_dir / "course.yaml"
+def course_timezone(settings: Settings) -> dt.tzinfo:
+    """The course's time zone for counting days; UTC (logged) when the course file is missing or wrong."""
     try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        return UTC
-    return _timezone_of(path, stamp)
-
-
-@functools.lru_cache(maxsize=8)
-def _timezone_of(path: Path, _stamp: int) -> dt.tzinfo:
-    """Parse the course file once per version of it (the stamp is its modification time)."""
-    try:
-        return parse_course(read_yaml(path), str(path)).tz
+        return course_grades.course_timezone(settings)
     except SpecError as exc:
         log.warning("course file unusable, daily limits count days in UTC: %s", exc)
         return UTC

@@ -75,7 +75,7 @@ def feedback_for(session: Session, sub: Submission, assignment: Assignment, view
     """How much of the submission the viewer sees: staff everything, its student up to the daily limit."""
     if viewer is not None and viewer.role.is_staff:
         return FULL
-    tz = course_timezone(services.settings().rubrics_dir)
+    tz = course_timezone(services.settings())
     return student_feedback(session, sub.user_id, assignment, tz).get(sub.id, FULL)
 
 

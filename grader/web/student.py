@@ -63,7 +63,7 @@ def submissions() -> Any:
     """List the student's own submissions with their live status."""
     session = get_session()
     user = user_row(session)
-    tz = course_timezone(services.settings().rubrics_dir)
+    tz = course_timezone(services.settings())
     levels: dict[int, dict[int, Feedback]] = {}  # per assignment: one query for all of its rows
     rows = []
     for sub in own_submissions(session, user):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -25,8 +24,8 @@ import redis
 import requests
 
 from grader.config import PROJECT_ROOT
+from grader.services.demo import stop_gracefully
 from tests.databases import KINDS, migrated_database
-from tests.redis_db import leased_redis_db
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 REFERENCE = FIXTURES / "assignments" / "quick-digits" / "reference_torch.py"
@@ -73,17 +72,7 @@ def start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess
 
 def stop(process: subprocess.Popen, grace: float = 20) -> None:
     """SIGTERM (a warm shutdown), then SIGKILL to the whole group."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=30)
+    stop_gracefully(process, grace)
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
@@ -142,17 +131,6 @@ class Stack:
     token: str
     env: dict[str, str]
     logs: Path
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with leased_redis_db() as url:
-        yield url
 
 
 @pytest.fixture(scope="module", params=KINDS)

@@ -9,10 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from grader.config import PROJECT_ROOT, load_settings
-from grader.db import make_engine, make_sessions, transaction
+from grader.db import transaction
 from grader.models import Assignment
 from grader.services.catalog import sync_assignments
-from tests.databases import migrated_database
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 
@@ -24,14 +23,6 @@ def folders(tmp_path: Path) -> dict[str, Path]:
     shutil.copytree(FIXTURES / "assignments", assignments)
     shutil.copytree(FIXTURES / "rubrics", rubrics)
     return {"assignments": assignments, "rubrics": rubrics}
-
-
-@pytest.fixture
-def sessions(tmp_path: Path):
-    with migrated_database("sqlite", tmp_path) as url:
-        engine = make_engine(url)
-        yield make_sessions(engine)
-        engine.dispose()
 
 
 def sync(sessions, folders):

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from grader.db import make_engine, make_sessions, transaction
+from grader.db import transaction
 from grader.models import Assignment, Role
 from grader.services import demo
 from grader.services.accounts import find_user, verify_password
-from tests.databases import migrated_database
-
-
-@pytest.fixture
-def sessions(tmp_path: Path):
-    with migrated_database("sqlite", tmp_path) as url:
-        engine = make_engine(url)
-        yield make_sessions(engine)
-        engine.dispose()
 
 
 def test_accounts_are_created_once_and_a_changed_password_gets_the_printed_one_back(sessions):

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,13 +17,6 @@ from grader.services.queue import RecordingQueue
 from grader.services.worker_registry import WorkerSpec
 from grader.web import create_app
 from grader.web.health import add_readiness_check
-from tests.redis_db import leased_redis_db
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    with leased_redis_db() as url:
-        yield url
 
 
 def add_worker(app, name: str = "gpu-box:100", seen_ago: float = 0.0, stopped: bool = False) -> None:

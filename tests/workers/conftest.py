@@ -24,21 +24,9 @@ from grader.services.queue import CeleryQueue
 from grader.services.uploads import accept_upload
 from grader.storage import BlobStore
 from tests.databases import KINDS, migrated_database
-from tests.redis_db import leased_redis_db
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 GRADER = Path(sys.executable).parent / "grader"
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    with leased_redis_db() as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)
