@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from grader.core.grading import Evaluation, grade  # noqa: E402
+from grader.core.kinds.classification import CLASSIFICATION  # noqa: E402
 from grader.core.outcomes import Outcome  # noqa: E402
 from grader.db import make_engine, make_sessions, transaction  # noqa: E402
 from grader.migrate import upgrade  # noqa: E402
@@ -71,7 +72,7 @@ def evaluation(rng: random.Random) -> Evaluation:
 def fill(url: str, count: int) -> int:
     """Insert the course: an instructor, students, and `count` scored submissions; return the assignment id."""
     rng = random.Random(4)
-    rubric = parse_rubric_text(RUBRIC, "digits-mlp")
+    rubric = parse_rubric_text(RUBRIC, "digits-mlp", "rubric", CLASSIFICATION.metrics)
     engine = make_engine(url)
     with transaction(make_sessions(engine)) as session:
         assignment = Assignment(slug="digits-mlp", title="Digits", references=REFERENCES)

@@ -21,6 +21,7 @@ from grader.config import PROJECT_ROOT, Settings
 from grader.core.assignment import AssignmentSpec, parse_assignment
 from grader.core.errors import SpecError
 from grader.core.rubric import RubricSpec, parse_rubric
+from grader.datasets import resolve_options
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 REQUIRED_FILES = ("assignment.yaml", "README.md", "starter.py", "reference_keras.py", "reference_torch.py")
@@ -80,8 +81,10 @@ def load_assignment_folder(folder: Path, rubric_path: Path) -> Assignment:
             raise SpecError(
                 display_path(folder / name), "", f"missing: an assignment folder holds {', '.join(REQUIRED_FILES)}"
             )
-    spec = parse_assignment(read_yaml(folder / "assignment.yaml"), display_path(folder / "assignment.yaml"), slug)
-    rubric = parse_rubric(read_yaml(rubric_path), display_path(rubric_path))
+    source = display_path(folder / "assignment.yaml")
+    spec = parse_assignment(read_yaml(folder / "assignment.yaml"), source, slug)
+    resolve_options(spec.dataset, source)
+    rubric = parse_rubric(read_yaml(rubric_path), display_path(rubric_path), spec.kind.metrics)
     if rubric.assignment != slug:
         raise SpecError(
             display_path(rubric_path),

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from grader.assignments import list_slugs, load_assignment
 from grader.config import Settings, load_client_settings, load_settings
 from grader.core.errors import GraderError, SpecError
+from grader.core.kinds import KINDS, TaskKind
 from grader.core.outcomes import Status
 from grader.models import Role
 
@@ -66,7 +68,7 @@ def grade_command(path: Path, slug: str, as_json: bool, unsafe_no_sandbox: bool)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:
-        click.echo(format_report(result.to_json(), f"{assignment.slug} · {path.name}"))
+        click.echo(format_report(result.to_json(), f"{assignment.slug} · {path.name}", assignment.spec.kind))
 
 
 @main.group("references")
@@ -80,16 +82,22 @@ def references_group() -> None:
 @unsafe_option
 def references_build(slug: str | None, rebuild: bool, unsafe_no_sandbox: bool) -> None:
     """Run the reference solutions of SLUG (default: every assignment) and cache their metrics."""
+    from grader.assignments import REFERENCE_FRAMEWORKS
+
     settings = load_settings()
     try:
         service = _build_service(settings, unsafe_no_sandbox)
-        for name in [slug] if slug else list_slugs(settings):
+        slugs = [slug] if slug else list_slugs(settings)
+        for number, name in enumerate(slugs, 1):
             assignment = load_assignment(name, settings)
-            built = service.references.build(assignment, rebuild)
-            for framework, metrics in built.items():
-                click.echo(
-                    f"{name} {framework}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}, parameters {metrics['parameters']}"
-                )
+            built = {}
+            for framework in REFERENCE_FRAMEWORKS:
+                cached = not rebuild and framework in service.references.cached(assignment)
+                click.echo(f"[{number}/{len(slugs)}] {name} {framework}: {'cached' if cached else 'running'}...")
+                started = time.monotonic()
+                built[framework] = service.references.metrics(assignment, framework, rebuild)
+                took = "" if cached else f" ({time.monotonic() - started:.0f} s)"
+                click.echo(f"[{number}/{len(slugs)}] {name} {framework}: {assignment.spec.kind.summary(built[framework])}{took}")
             _store_references(settings, name, built)
     except GraderError as exc:
         _fail(exc, False)
@@ -477,8 +485,13 @@ def _fail(exc: GraderError, as_json: bool) -> None:
     sys.exit(2)
 
 
-def format_report(result: dict[str, Any], title: str) -> str:
-    """The human report of one graded submission, from the fields of `grader grade --json` (or the API)."""
+def format_report(result: dict[str, Any], title: str, kind: TaskKind | None = None) -> str:
+    """The human report of one graded submission, from the fields of `grader grade --json` (or the API).
+
+    With the assignment's task kind (given, or named by the result's `task`), its metrics are named as
+    the kind names them.
+    """
+    kind = kind or KINDS.get(str(result.get("task")))
     score = "-" if result.get("score") is None else f"{result['score']:g}"
     max_score = "-" if result.get("max_score") is None else f"{result['max_score']:g}"
     scored = result.get("status") == Status.SCORED.value
@@ -489,10 +502,16 @@ def format_report(result: dict[str, Any], title: str) -> str:
     for c in result.get("criteria") or []:
         lines.append(f"  {c['points']:>6g} / {c['max_points']:<4g} {c.get('title') or c.get('id')}")
         lines.append(f"                 {c.get('feedback', '')}")
-    m = result.get("metrics") or {}
-    if "accuracy" in m:
-        params = "unknown" if m.get("parameters") is None else f"{m['parameters']:,}"
-        lines += ["", f"metrics: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, parameters {params}"]
+    metrics = result.get("metrics") or {}
+    if metrics:
+        lines += ["", f"metrics: {_metrics_line(metrics, kind)}"]
+    curve = [point for point in result.get("curve") or [] if isinstance(point, dict) and "loss" in point]
+    if curve:
+        first, last = curve[0], curve[-1]
+        lines.append(
+            f"training loss (as reported by the run): {first['loss']:.4g} at epoch {first['epoch']}, "
+            f"{last['loss']:.4g} at epoch {last['epoch']}"
+        )
     r = result.get("resources") or {}
     if r:
         lines.append(
@@ -502,6 +521,14 @@ def format_report(result: dict[str, Any], title: str) -> str:
         tail = result["log"].rstrip().splitlines()[-15:]
         lines += ["", "last lines of the log:", *("  " + line for line in tail)]
     return "\n".join(lines)
+
+
+def _metrics_line(metrics: dict[str, Any], kind: TaskKind | None) -> str:
+    """The kind's summary of the metrics, or (kind unknown) every single-number metric by name."""
+    if kind is not None:
+        return kind.summary(metrics)
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return ", ".join(f"{name} {value:.4g}" for name, value in numbers.items()) or "none"
 
 
 def run() -> None:

@@ -88,6 +88,7 @@ class Assignment(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     topic: Mapped[int] = mapped_column(Integer, default=1)
+    task: Mapped[str] = mapped_column(String(32), default="classification", server_default="classification")  # its kind
     published: Mapped[bool] = mapped_column(default=True)
     opens_at: Mapped[dt.datetime | None]
     due_at: Mapped[dt.datetime | None]

@@ -13,7 +13,7 @@ from grader.core.errors import SpecError
 
 def test_digits_mlp_loads_with_its_rubric():
     assignment = load_assignment("digits-mlp", load_settings({}))
-    assert assignment.spec.num_classes == 10 and assignment.spec.input_shape == (64,)
+    assert assignment.spec.task_spec.num_classes == 10 and assignment.spec.task_spec.input_shape == (64,)
     assert assignment.rubric.max_points == 100
     assert assignment.rubric.references_needed() == {"keras", "torch"}
     assert "digits-mlp" in list_slugs(load_settings({}))
@@ -81,3 +81,35 @@ def test_uploaded_folders_are_found_after_the_course_folders(tmp_path):
     assert "at_most: 1\n" not in (PROJECT_ROOT / "rubrics" / "digits-mlp.yaml").read_text()
     with pytest.raises(SpecError, match="no assignment 'nope'; known: digits-mlp, digits-two"):
         load_assignment("nope", settings)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "expected"),
+    [
+        (
+            "{name: sklearn-digits, seed: 1, test_fraction: 1.0}",
+            "dataset.test_fraction: expected a number > 0 and < 1, got 1.0",
+        ),
+        (
+            "{name: sklearn-digits, seed: 1, shuffle: true}",
+            "dataset: unknown option 'shuffle' of data set 'sklearn-digits'; its options: test_fraction",
+        ),
+        ("{name: mnist, seed: 1}", "dataset.name: unknown data set 'mnist'; known: "),
+    ],
+)
+def test_data_set_options_are_checked_against_the_data_set(copy, dataset, expected):
+    folder, rubric = copy
+    text = (folder / "assignment.yaml").read_text()
+    start = text.index("dataset:")
+    end = text.index("input_shape:")
+    (folder / "assignment.yaml").write_text(text[:start] + f"dataset: {dataset}\n" + text[end:])
+    assert expected in error_of(folder, rubric)
+
+
+def test_a_rubric_naming_a_metric_of_another_kind_is_refused_when_the_folder_loads(copy):
+    folder, rubric = copy
+    rubric.write_text(rubric.read_text().replace("metric: macro_f1", "metric: perplexity"))
+    assert (
+        "criteria[3].metric: expected one of accuracy, macro_f1, train_accuracy, generalization_gap, parameters"
+        in error_of(folder, rubric)
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from grader.core.errors import SpecError
+from grader.core.kinds import KINDS, PLANNED, TaskKind, TaskSpec
 from grader.core.limits import Limits
-from grader.core.validate import SLUG, SLUG_RULE, Section, Where, expect_choice, expect_int, expect_list
+from grader.core.validate import SLUG, SLUG_RULE, Section, Where, describe, expect_choice, expect_list
 
 TOPICS: dict[int, str] = {
     1: "intro and basic models",
@@ -17,11 +19,9 @@ TOPICS: dict[int, str] = {
     6: "generative models",
     7: "reinforcement learning",
 }
-TASKS = ("classification",)
-PLANNED_TASKS = ("generation", "rl")  # known kinds the grader cannot run yet
 FRAMEWORKS = ("keras", "torch", "lightning")
 
-_KEYS = ("title", "topic", "task", "dataset", "input_shape", "num_classes", "frameworks", "training", "limits")
+_KEYS = ("title", "topic", "task", "dataset", "frameworks", "training", "limits")  # and the task kind's own
 _SEED_MAX = 2**32 - 1  # numpy's seeds stop here
 # YAML key -> (Limits field, bytes per unit; None for seconds)
 _LIMIT_KEYS: dict[str, tuple[str, int | None]] = {
@@ -36,11 +36,11 @@ _LIMIT_KEYS: dict[str, tuple[str, int | None]] = {
 
 @dataclasses.dataclass(frozen=True)
 class DatasetSpec:
-    """Which registered data set to use and how to split off the hidden test part."""
+    """Which registered data set to use, its seed, and its own options (checked by grader.datasets)."""
 
     name: str
-    test_fraction: float
     seed: int
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,27 +61,33 @@ class AssignmentSpec:
     title: str
     topic: int
     task: str
+    task_spec: TaskSpec  # the kind's own keys, parsed by the kind
     dataset: DatasetSpec
-    input_shape: tuple[int, ...]
-    num_classes: int
     frameworks: tuple[str, ...]
     training: TrainingSpec
     limits: Limits
+
+    @property
+    def kind(self) -> TaskKind:
+        """The task kind that grades this assignment."""
+        return KINDS[self.task]
 
 
 def parse_assignment(data: object, source: str, slug: str) -> AssignmentSpec:
     """Build an AssignmentSpec from parsed YAML; raise SpecError naming the bad field."""
     if not isinstance(slug, str) or not SLUG.fullmatch(slug):
         raise SpecError(source, "", f"the assignment name {slug!r} must be made of {SLUG_RULE}")
-    root = Section(data, Where(source), _KEYS)
+    root = Section(data, Where(source))
+    task = _parse_task(root)
+    kind = KINDS[task]
+    root.only(_KEYS + kind.keys, f"a {task} assignment")
     return AssignmentSpec(
         slug=slug,
         title=root.string("title"),
         topic=_parse_topic(root),
-        task=_parse_task(root),
-        dataset=_parse_dataset(root.section("dataset", ("name", "test_fraction", "seed"))),
-        input_shape=_parse_input_shape(root),
-        num_classes=root.integer("num_classes", minimum=2),
+        task=task,
+        task_spec=kind.parse(root),
+        dataset=_parse_dataset(root.section("dataset", None)),
         frameworks=_parse_frameworks(root),
         training=_parse_training(
             root.section("training", ("epochs", "batch_size", "learning_rate", "seed"), optional=True)
@@ -99,26 +105,25 @@ def _parse_topic(root: Section) -> int:
 
 def _parse_task(root: Section) -> str:
     task = root.get("task")
-    if task in PLANNED_TASKS:
-        raise root.at("task").error(f'"{task}" assignments are not supported yet; supported: {", ".join(TASKS)}')
-    return expect_choice(task, root.at("task"), TASKS)
+    if task in PLANNED:
+        raise root.at("task").error(f'"{task}" assignments are not supported yet; supported: {", ".join(KINDS)}')
+    return expect_choice(task, root.at("task"), KINDS)
 
 
 def _parse_dataset(section: Section) -> DatasetSpec:
+    """Read name and seed; every other key is an option of the named data set, checked against its declaration."""
+    options = {}
+    for key, value in section.data.items():
+        if key in ("name", "seed"):
+            continue
+        if isinstance(value, (dict, list)) or value is None:
+            raise section.at(key).error(f"expected a number, text or true/false, got {describe(value)}")
+        options[key] = value
     return DatasetSpec(
         name=section.slug("name"),
-        test_fraction=section.number("test_fraction", above=0, below=1),
         seed=section.integer("seed", minimum=0, maximum=_SEED_MAX),
+        options=options,
     )
-
-
-def _parse_input_shape(root: Section) -> tuple[int, ...]:
-    value, where = root.get("input_shape"), root.at("input_shape")
-    what = "a positive integer or a list of positive integers (like [28, 28, 1])"
-    if not isinstance(value, list):
-        return (expect_int(value, where, minimum=1, what=what),)
-    expect_list(value, where, what)
-    return tuple(expect_int(size, where.at(index), minimum=1) for index, size in enumerate(value))
 
 
 def _parse_frameworks(root: Section) -> tuple[str, ...]:

@@ -19,12 +19,13 @@ class Evaluation:
     """What one sandboxed run of a submission measured."""
 
     outcome: Outcome
-    metrics: dict[str, Any]  # accuracy, macro_f1, per_class_accuracy, confusion_matrix, parameters
+    metrics: dict[str, Any]  # the task kind's trusted metrics, and what the run reported (parameters)
     student_message: str
     staff_detail: str
     log: str
     resources: dict[str, Any]  # wall_s, cpu_s, peak_memory_bytes, tasks_refused
     environment: dict[str, Any]  # framework, versions, seeds, data_sha256, ...
+    curve: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # reported per epoch (grader.core.curves)
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "outcome": self.outcome.value}
@@ -63,6 +64,7 @@ class GradeResult:
             "log": ev.log,
             "resources": ev.resources,
             "environment": ev.environment,
+            "curve": ev.curve,
         }
 
 

@@ -16,10 +16,13 @@ _NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
 _CONTRACT = "Return class ids with one integer per test input, or class scores with one row per test input."
 
 
-def to_class_ids(predictions: np.ndarray, n: int, num_classes: int) -> np.ndarray:
-    """Return predictions as int64 class ids of shape (n,); raise BadOutput when they cannot be scored."""
+def to_class_ids(predictions: np.ndarray, n: int, num_classes: int, inputs: str = "test input") -> np.ndarray:
+    """Return predictions as int64 class ids of shape (n,); raise BadOutput when they cannot be scored.
+
+    `inputs` names what was predicted ("test input", "training input") in messages.
+    """
     _check_kind(predictions)
-    _check_shape(predictions, n, num_classes)
+    _check_shape(predictions, n, num_classes, inputs)
     _check_finite(predictions)
     if predictions.ndim == 2 and predictions.shape[1] == num_classes:
         return np.argmax(predictions, axis=1).astype(np.int64)
@@ -48,7 +51,7 @@ def _check_kind(predictions: object) -> None:
         )
 
 
-def _check_shape(predictions: np.ndarray, n: int, num_classes: int) -> None:
+def _check_shape(predictions: np.ndarray, n: int, num_classes: int, inputs: str) -> None:
     shape = predictions.shape
     staff = f"predictions shape {shape}, dtype {predictions.dtype}; expected ({n},), ({n}, 1) or ({n}, {num_classes})"
     if predictions.ndim > 2 or (predictions.ndim == 2 and shape[1] not in (1, num_classes)):
@@ -59,7 +62,7 @@ def _check_shape(predictions: np.ndarray, n: int, num_classes: int) -> None:
         )
     if shape[0] != n:
         raise BadOutput(
-            f"Expected {n} predictions, one per test input, got {shape[0]}. Predict every test input you are given, in order.",
+            f"Expected {n} predictions, one per {inputs}, got {shape[0]}. Predict every input you are given, in order.",
             staff,
         )
 

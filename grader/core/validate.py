@@ -157,6 +157,13 @@ def expect_choice(value: object, where: Where, choices: Iterable[str]) -> str:
     return value
 
 
+def expect_bool(value: object, where: Where) -> bool:
+    """Return value if it is a yes/no value (true or false); raise SpecError otherwise."""
+    if not isinstance(value, bool):
+        raise where.expected("true or false", value)
+    return value
+
+
 def expect_list(value: object, where: Where, what: str = "a non-empty list") -> list[object]:
     """Return value if it is a non-empty list; raise SpecError otherwise."""
     if not isinstance(value, list) or not value:
@@ -212,6 +219,10 @@ class Section:
         """Read a number field (see expect_number for bounds)."""
         return expect_number(self.get(key, default), self.at(key), **bounds)
 
+    def boolean(self, key: str, default: object = MISSING) -> bool:
+        """Read a true/false field."""
+        return expect_bool(self.get(key, default), self.at(key))
+
     def string(self, key: str) -> str:
         """Read a required non-empty text field."""
         return expect_string(self.get(key), self.at(key))
@@ -224,8 +235,8 @@ class Section:
         """Read a required field that must be one of choices."""
         return expect_choice(self.get(key), self.at(key), choices)
 
-    def section(self, key: str, allowed: Collection[str], optional: bool = False) -> Section:
-        """Read a nested mapping; an optional one may be absent or empty."""
+    def section(self, key: str, allowed: Collection[str] | None, optional: bool = False) -> Section:
+        """Read a nested mapping (allowed None: any keys); an optional one may be absent or empty."""
         value = self.get(key, {} if optional else MISSING)
         if optional and value is None:
             value = {}

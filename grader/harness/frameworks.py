@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
 from .report import note
 
 KERAS, TORCH, LIGHTNING = "keras", "torch", "lightning"
@@ -67,17 +68,17 @@ def count_parameters(model: Any, framework: str) -> int | None:
         return None
 
 
-def default_train(model: Any, framework: str, x: np.ndarray, y: np.ndarray, training: dict, progress) -> Any:
-    """Train with the assignment's default loop."""
+def default_train(model: Any, framework: str, x: np.ndarray, y: np.ndarray, training: dict) -> Any:
+    """Train with the assignment's default loop (reporting each epoch)."""
     note(
         f"no train() given: default {framework} training, {training['epochs']} epochs, "
         f"batch size {training['batch_size']}, learning rate {training['learning_rate']}"
     )
     trainer = {KERAS: _train_keras, TORCH: _train_torch, LIGHTNING: _train_lightning}[framework]
-    return trainer(model, x, y, training, progress) or model
+    return trainer(model, x, y, training) or model
 
 
-def _train_keras(model, x, y, training, progress):
+def _train_keras(model, x, y, training):
     keras = importlib.import_module("keras")
     if getattr(model, "optimizer", None) is None:
         model.compile(
@@ -85,50 +86,40 @@ def _train_keras(model, x, y, training, progress):
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            progress(epoch + 1, training["epochs"], (logs or {}).get("loss"))
-
-    model.fit(x, y, epochs=training["epochs"], batch_size=training["batch_size"], verbose=2, callbacks=[Progress()])
+    model.fit(x, y, epochs=training["epochs"], batch_size=training["batch_size"], verbose=2)  # fit reports epochs
     return model
 
 
-def _train_torch(model, x, y, training, progress):
+def _train_torch(model, x, y, training):
     torch = importlib.import_module("torch")
+    model = _to_slot_device(model)
     device = _torch_device(model)
-    xs, ys = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
+    xs, ys = torch.as_tensor(x), torch.as_tensor(y)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=training["learning_rate"])
     generator = torch.Generator().manual_seed(training["seed"])
     model.train()
     for epoch in range(training["epochs"]):
-        order = torch.randperm(len(xs), generator=generator).to(device)
+        order = torch.randperm(len(xs), generator=generator)
         total = 0.0
         for start in range(0, len(xs), training["batch_size"]):
             batch = order[start : start + training["batch_size"]]
             optimizer.zero_grad()
-            loss = criterion(model(xs[batch]), ys[batch])
+            loss = criterion(model(xs[batch].to(device)), ys[batch].to(device))
             loss.backward()
             optimizer.step()
             total += float(loss) * len(batch)
-        progress(epoch + 1, training["epochs"], total / len(xs))
+        progress.report_epoch(epoch + 1, total / len(xs), epochs=training["epochs"])
     return model
 
 
-def _train_lightning(model, x, y, training, progress):
+def _train_lightning(model, x, y, training):
     torch = importlib.import_module("torch")
-    lightning = importlib.import_module("lightning" if "lightning" in sys.modules else "pytorch_lightning")
+    lightning = _lightning()
     data = torch.utils.data.TensorDataset(torch.as_tensor(x), torch.as_tensor(y))
     loader = torch.utils.data.DataLoader(
         data, batch_size=training["batch_size"], shuffle=True, generator=torch.Generator().manual_seed(training["seed"])
     )
-
-    class Progress(lightning.pytorch.Callback if hasattr(lightning, "pytorch") else lightning.Callback):
-        def on_train_epoch_end(self, trainer, pl_module):
-            loss = trainer.callback_metrics.get("train_loss")
-            progress(trainer.current_epoch + 1, training["epochs"], float(loss) if loss is not None else None)
-
     trainer = lightning.Trainer(
         max_epochs=training["epochs"],
         devices=1,
@@ -137,27 +128,99 @@ def _train_lightning(model, x, y, training, progress):
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir="/tmp",
-        callbacks=[Progress()],
     )
-    trainer.fit(model, loader)
+    trainer.fit(model, loader)  # fit reports epochs (watch_training)
+    return model
+
+
+def _lightning():
+    return importlib.import_module("lightning" if "lightning" in sys.modules else "pytorch_lightning")
+
+
+def _to_slot_device(model):
+    """Move a torch model to the run's GPU when it has one (the slot's only visible GPU), else leave it."""
+    torch = importlib.import_module("torch")
+    if torch.cuda.is_available() and _torch_device(model) == torch.device("cpu"):
+        note(f"training on the GPU: {torch.cuda.get_device_name(0)}")
+        return model.to("cuda")
     return model
 
 
 def _torch_device(model):
+    torch = importlib.import_module("torch")
     try:
         return next(model.parameters()).device
     except StopIteration:
-        return "cpu"
+        return torch.device("cpu")
 
 
-def default_predict(model: Any, framework: str, x: np.ndarray) -> Any:
-    """Return the model's outputs on `x` (scores or class ids)."""
+def watch_training(framework: str) -> None:
+    """Make every Keras fit and Lightning Trainer.fit report its epochs, whoever calls it."""
     if framework == KERAS:
-        return model.predict(x, verbose=0)
+        _watch_keras_fit()
+    elif framework == LIGHTNING:
+        _watch_lightning_fit()
+
+
+def _watch_keras_fit() -> None:
+    keras = importlib.import_module("keras")
+    if getattr(keras.Model.fit, "_grader_watched", False):
+        return
+
+    class ReportEpochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            values = dict(logs or {})
+            progress.report_epoch(epoch + 1, values.pop("loss", None), epochs=self.params.get("epochs"), **values)
+
+    original = keras.Model.fit
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        callbacks = list(callbacks or []) + [ReportEpochs()]
+        return original(self, *args, callbacks=callbacks, **kwargs)
+
+    fit._grader_watched = True
+    keras.Model.fit = fit
+
+
+def _watch_lightning_fit() -> None:
+    lightning = _lightning()
+    trainer_class = lightning.Trainer
+    if getattr(trainer_class.fit, "_grader_watched", False):
+        return
+    base = lightning.pytorch.Callback if hasattr(lightning, "pytorch") else lightning.Callback
+
+    class ReportEpochs(base):
+        def on_train_epoch_end(self, trainer, pl_module):
+            metrics = {key: value for key, value in trainer.callback_metrics.items() if "loss" in key or "acc" in key}
+            loss = metrics.pop("train_loss", metrics.pop("loss", None))
+            progress.report_epoch(trainer.current_epoch + 1, loss, epochs=trainer.max_epochs, **metrics)
+
+    original = trainer_class.fit
+
+    def fit(self, *args, **kwargs):
+        if not any(isinstance(callback, ReportEpochs) for callback in self.callbacks):
+            self.callbacks.append(ReportEpochs())
+        return original(self, *args, **kwargs)
+
+    fit._grader_watched = True
+    trainer_class.fit = fit
+
+
+def default_predict(model: Any, framework: str, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Return the model's outputs on `x` (scores or class ids), computed batch by batch."""
+    if framework == KERAS:
+        return model.predict(x, batch_size=batch_size, verbose=0)
     torch = importlib.import_module("torch")
     model.eval()
+    device = _torch_device(model)
+    parts = []
     with torch.no_grad():
-        return model(torch.as_tensor(x, device=_torch_device(model)))
+        for start in range(0, len(x), batch_size):
+            output = model(torch.as_tensor(x[start : start + batch_size], device=device))
+            if isinstance(output, (tuple, list)):  # (logits, extra): the first element is the answer
+                output = output[0]
+            parts.append(to_numpy(output))
+    return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.float32)
 
 
 def to_numpy(value: Any) -> np.ndarray:

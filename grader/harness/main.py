@@ -1,4 +1,4 @@
-"""Run one job: load, seed, build, train, predict, write predictions."""
+"""Run one job: load the submission, seed, then let the task kind's module drive it."""
 
 from __future__ import annotations
 
@@ -13,8 +13,27 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import frameworks
-from .report import EXIT_HARNESS_ERROR, EXIT_OK, EXIT_SUBMISSION_ERROR, SubmissionFailure, note
+from . import classification, frameworks, progress
+from .protocol import (
+    EXIT_HARNESS_ERROR,
+    EXIT_OK,
+    EXIT_SUBMISSION_ERROR,
+    FINAL_PHASE,
+    JOB_DATA,
+    JOB_FRAMEWORKS,
+    JOB_KIND,
+    JOB_OUTPUT_DIR,
+    JOB_SUBMISSION_DIR,
+    JOB_TASK,
+    JOB_TRAINING,
+    PROGRESS_FILE,
+    PROGRESS_MODULE,
+    REPORT_FILE,
+    output_file,
+)
+from .report import SubmissionFailure, note
+
+KINDS = {"classification": classification}  # the sandbox side of each task kind (grader.core.kinds)
 
 
 def main(argv: list[str]) -> int:
@@ -44,35 +63,26 @@ def main(argv: list[str]) -> int:
 
 
 class Run:
-    """The state of one harness run."""
+    """The state of one harness run, and what every kind's module uses of it."""
 
     def __init__(self, job: dict):
         self.job = job
-        self.root = job["submission_dir"]
-        self.output = Path(job["output_dir"])
+        self.kind: dict[str, Any] = job[JOB_KIND]
+        self.training: dict[str, Any] = job[JOB_TRAINING]
+        self.root = job[JOB_SUBMISSION_DIR]
+        self.output = Path(job[JOB_OUTPUT_DIR])
         self.phase = "start"
         self.student_code_ran = False
         self.report: dict[str, Any] = {"timings": {}}
 
     def execute(self) -> None:
-        """Do every phase in order."""
-        job, training = self.job, self.job["training"]
-        data = {name: np.load(path, allow_pickle=False) for name, path in job["data"].items()}
+        """Load the data and the submission, seed, and hand over to the kind."""
+        data = {name: np.load(path, allow_pickle=False) for name, path in self.job[JOB_DATA].items()}
+        progress.connect(lambda state: self.write_json(PROGRESS_FILE, state))
+        sys.modules[PROGRESS_MODULE] = progress  # `from grader_progress import report_epoch`
         module = self.call("import", self.import_submission)
-        self.report["seeds"] = frameworks.seed_everything(training["seed"])
-        build_model = getattr(module, "build_model", None)
-        if not callable(build_model):
-            raise SubmissionFailure("import", "the submission does not define build_model(input_dim, num_classes)")
-        model = self.call("build_model", build_model, self.model_input(), job["num_classes"])
-        framework = self.check_framework(model)
-        model = self.train(module, model, framework, data["x_train"], data["y_train"])
-        self.report["parameters"] = frameworks.count_parameters(model, framework)
-        predict = getattr(module, "predict", None)
-        if callable(predict):
-            outputs = self.call("predict", predict, model, data["x_test"])
-        else:
-            outputs = self.call("predict", frameworks.default_predict, model, framework, data["x_test"])
-        self.save_predictions(outputs)
+        self.report["seeds"] = frameworks.seed_everything(self.training["seed"])
+        KINDS[self.job[JOB_TASK]].run(self, module, data)
         self.report["versions"] = frameworks.versions()
 
     def call(self, phase: str, function: Callable, *args: Any) -> Any:
@@ -82,71 +92,62 @@ class Run:
         self.student_code_ran = True
         try:
             return function(*args)
+        except SubmissionFailure:
+            raise
         except BaseException as exc:  # SystemExit and KeyboardInterrupt are the submission's too
             raise SubmissionFailure.from_exception(phase, exc, self.root) from None
         finally:
-            self.report["timings"][phase] = round(time.perf_counter() - started, 3)
+            timings = self.report["timings"]
+            timings[phase] = round(timings.get(phase, 0.0) + time.perf_counter() - started, 3)
 
     def enter(self, phase: str) -> None:
         """Record the phase, so a run that dies says where it died."""
         self.phase = phase
         self.report["phase"] = phase
-        self.write_json("progress.json", {"phase": phase})
+        self.write_json(PROGRESS_FILE, {"phase": phase})
 
     def import_submission(self) -> Any:
         sys.path.insert(0, self.root)
         return importlib.import_module("submission")
 
-    def model_input(self) -> int | tuple[int, ...]:
-        shape = tuple(self.job["input_shape"])
-        return shape[0] if len(shape) == 1 else shape
+    def student_function(self, module: Any, name: str, required: bool, signature: str) -> Callable | None:
+        """The submission's function `name`, None when optional and absent."""
+        function = getattr(module, name, None)
+        if callable(function):
+            return function
+        if required:
+            raise SubmissionFailure("import", f"the submission does not define {signature}")
+        return None
 
-    def check_framework(self, model: Any) -> str:
+    def check_framework(self, model: Any, what: str = "a Keras model, a torch.nn.Module or a LightningModule") -> str:
+        """The framework of what build_model returned, allowed by the assignment."""
         framework = frameworks.detect(model)
-        allowed = self.job["frameworks"]
+        allowed = self.job[JOB_FRAMEWORKS]
         if framework is None:
-            raise SubmissionFailure(
-                "build_model",
-                f"build_model returned a {type(model).__name__}, not a Keras model, a torch.nn.Module or a LightningModule",
-            )
+            raise SubmissionFailure("build_model", f"build_model returned a {type(model).__name__}, not {what}")
         if framework not in allowed:
             raise SubmissionFailure(
                 "build_model", f"this assignment accepts {', '.join(allowed)} models, not {framework}"
             )
         self.report["framework"] = framework
         note(f"framework: {framework}")
+        frameworks.watch_training(framework)
         return framework
 
-    def train(self, module: Any, model: Any, framework: str, x: np.ndarray, y: np.ndarray) -> Any:
-        train = getattr(module, "train", None)
-        if not callable(train):
-            return self.call(
-                "train", frameworks.default_train, model, framework, x, y, self.job["training"], self.progress
-            )
-        trained = self.call("train", train, model, x, y)
-        if trained is None:
-            note("train() returned None: using the model it was given, trained in place")
-            return model
-        return trained
-
-    def progress(self, epoch: int, epochs: int, loss: float | None) -> None:
-        """Publish training progress (epochs done) for the live status."""
-        self.write_json("progress.json", {"phase": "train", "epoch": epoch, "epochs": epochs, "loss": loss})
-
-    def save_predictions(self, outputs: Any) -> None:
-        self.enter("save")
+    def save_output(self, name: str, outputs: Any) -> None:
+        """Write one output array (never pickled) for the trusted side to check."""
+        self.enter(FINAL_PHASE)
         try:
             array = frameworks.to_numpy(outputs)
-            with open(self.output / ".predictions.tmp", "wb") as handle:
+            with open(self.output / f".{name}.tmp", "wb") as handle:
                 np.save(handle, array, allow_pickle=False)
         except (ValueError, TypeError) as exc:
             raise SubmissionFailure(
-                "predict",
-                f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}",
+                "predict", f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}"
             ) from None
-        os.replace(self.output / ".predictions.tmp", self.output / "predictions.npy")
-        self.report["predictions_shape"] = list(array.shape)
-        note(f"predictions: shape {tuple(array.shape)}, dtype {array.dtype}")
+        os.replace(self.output / f".{name}.tmp", self.output / output_file(name))
+        self.report.setdefault("output_shapes", {})[name] = list(array.shape)
+        note(f"{name}: shape {tuple(array.shape)}, dtype {array.dtype}")
 
     def write_json(self, name: str, value: dict) -> None:
         tmp = self.output / f".{name}.tmp"
@@ -154,4 +155,6 @@ class Run:
         os.replace(tmp, self.output / name)
 
     def write_report(self) -> None:
-        self.write_json("report.json", self.report)
+        if progress.curve:
+            self.report["curve"] = progress.curve
+        self.write_json(REPORT_FILE, self.report)

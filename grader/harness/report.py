@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 
-EXIT_OK = 0
-EXIT_SUBMISSION_ERROR = 3  # the student's code broke the contract or raised
-EXIT_HARNESS_ERROR = 4  # the harness itself failed: our fault
+from .protocol import EXIT_HARNESS_ERROR, EXIT_OK, EXIT_SUBMISSION_ERROR  # noqa: F401 - re-exported
 
 
 def note(message: str) -> None:

@@ -147,9 +147,10 @@ def install_assignment_zip(
     with transaction(sessions) as session:
         row = session.scalars(select(Assignment).where(Assignment.slug == slug)).first()
         if row is None:
-            row = Assignment(slug=slug, title=loaded.spec.title, topic=loaded.spec.topic, published=False)
+            spec = loaded.spec
+            row = Assignment(slug=slug, title=spec.title, topic=spec.topic, task=spec.task, published=False)
             session.add(row)
         else:
-            row.title, row.topic = loaded.spec.title, loaded.spec.topic
+            row.title, row.topic, row.task = loaded.spec.title, loaded.spec.topic, loaded.spec.task
         session.flush()
         return UploadedAssignment(slug, loaded.spec.title, row.id, replaced)

@@ -1,6 +1,6 @@
 """The catalog: assignment folders on disk made known to the database.
 
-A folder is the source of truth for an assignment's title and topic; the
+A folder is the source of truth for an assignment's title, topic and task kind; the
 database row adds what staff set on the site (publication, dates). A sync
 inserts missing assignments and refreshes titles and topics, and never deletes:
 submissions point at assignment rows, and a folder missing for a moment (a
@@ -42,7 +42,7 @@ class SyncResult:
 
 
 def sync_assignments(session: Session, settings: Settings) -> SyncResult:
-    """Insert missing assignments and refresh titles and topics from their folders; delete nothing."""
+    """Insert missing assignments and refresh titles, topics and kinds from their folders; delete nothing."""
     rows = {row.slug: row for row in session.scalars(select(Assignment))}
     added: list[str] = []
     updated: list[str] = []
@@ -56,10 +56,10 @@ def sync_assignments(session: Session, settings: Settings) -> SyncResult:
             continue
         row = rows.get(slug)
         if row is None:
-            session.add(Assignment(slug=slug, title=spec.title, topic=spec.topic, published=True))
+            session.add(Assignment(slug=slug, title=spec.title, topic=spec.topic, task=spec.task, published=True))
             added.append(slug)
-        elif (row.title, row.topic) != (spec.title, spec.topic):
-            row.title, row.topic = spec.title, spec.topic
+        elif (row.title, row.topic, row.task) != (spec.title, spec.topic, spec.task):
+            row.title, row.topic, row.task = spec.title, spec.topic, spec.task
             updated.append(slug)
         else:
             unchanged.append(slug)

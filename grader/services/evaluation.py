@@ -6,9 +6,10 @@ Evaluation, is stored; scoring it against a rubric is a separate, cheap step.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -18,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignments import Assignment
+from grader.core.curves import clean_curve
 from grader.core.errors import BadOutput, BadSubmission, InfrastructureError
 from grader.core.grading import Evaluation
 from grader.core.outcomes import Outcome
-from grader.core.predictions import to_class_ids
-from grader.datasets import PreparedData, prepare_dataset
+from grader.core.validate import Where
+from grader.datasets import PreparedData, hidden_package_data, prepare_dataset
 from grader.files import make_readable
 from grader.gpu import Gpu, GpuMonitor
+from grader.harness import protocol
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
 from grader.services import outputs
 from grader.services.submissions import PreparedSubmission, UploadLimits, prepare_submission
@@ -32,17 +35,8 @@ from grader.services.submissions import PreparedSubmission, UploadLimits, prepar
 log = logging.getLogger("grader.evaluation")
 
 HARNESS_DIR = Path(__file__).resolve().parent.parent / "harness"
-EXIT_SUBMISSION_ERROR, EXIT_HARNESS_ERROR = 3, 4  # grader.harness.report; the harness is not imported here
-MAX_PREDICTIONS_BYTES = 64 * 1024**2
+MAX_OUTPUT_BYTES = 64 * 1024**2  # per output array
 _SHORTER = "Train for fewer epochs or use a smaller model."
-PHASES = {
-    "start": "start-up",
-    "import": "loading your code",
-    "build_model": "build_model",
-    "train": "training",
-    "predict": "prediction",
-    "save": "saving predictions",
-}
 
 
 class Evaluator:
@@ -55,8 +49,10 @@ class Evaluator:
         run_dir: Path,
         upload_limits: UploadLimits = UploadLimits(),
         gpu: Gpu | None = None,
+        threads: int | None = None,
     ):
         self.runner = runner
+        self.threads = threads or os.cpu_count() or 1  # the run's CPU share: its framework thread count
         self.cache_dir = cache_dir
         self.run_dir = run_dir
         self.upload_limits = upload_limits
@@ -66,7 +62,7 @@ class Evaluator:
     def live_progress(self) -> dict[str, Any]:
         """What the run in progress says of itself (phase, epochs done); {} between runs."""
         folder = self.live_output
-        return outputs.read_json(folder / "progress.json", 4096) if folder is not None else {}
+        return outputs.read_json(folder / protocol.PROGRESS_FILE, 4096) if folder is not None else {}
 
     def evaluate(self, name: str, data: bytes, assignment: Assignment) -> Evaluation:
         """Evaluate an uploaded file; infrastructure failures raise InfrastructureError."""
@@ -84,19 +80,21 @@ class Evaluator:
             shutil.rmtree(workspace, ignore_errors=True)
 
     def _run(self, prepared: PreparedSubmission, assignment: Assignment, workspace: Path) -> Evaluation:
-        dataset = prepare_dataset(
-            assignment.spec.dataset, self.cache_dir, f"assignments/{assignment.slug}/assignment.yaml"
-        )
+        spec = assignment.spec
+        source = f"assignments/{assignment.slug}/assignment.yaml"
+        dataset = prepare_dataset(spec.dataset, self.cache_dir, source)
+        public, hidden = dataset.arrays("public"), dataset.arrays("hidden")
+        spec.kind.check_data(spec.task_spec, public, hidden, Where(source, "dataset"))
         output, job_dir = workspace / "output", workspace / "job"
         output.mkdir()
         job_dir.mkdir()
-        spec = self._run_spec(prepared, assignment, dataset, output, job_dir)
+        run_spec = self._run_spec(prepared, assignment, dataset, public, output, job_dir)
         self.live_output = output
         try:
-            result, gpu_usage = self._run_measured(spec)
+            result, gpu_usage = self._run_measured(run_spec)
         finally:
             self.live_output = None
-        report = outputs.read_json(output / "report.json")
+        report = outputs.read_json(output / protocol.REPORT_FILE)
         environment = _environment(assignment, dataset, prepared, report)
         if gpu_usage:
             environment["gpu"] = gpu_usage
@@ -107,25 +105,29 @@ class Evaluator:
             "peak_memory_bytes": result.peak_memory_bytes,
             "tasks_refused": result.tasks_refused,
         }
-        phase = str(outputs.read_json(output / "progress.json").get("phase", report.get("phase", "start")))
+        curve = clean_curve(report.get("curve"))
+        phase = str(outputs.read_json(output / protocol.PROGRESS_FILE).get("phase", report.get("phase", "start")))
         failure = _run_failure(result, report, phase, assignment, prepared)
         if failure is not None:
             outcome, student, staff = failure
             if result.tasks_refused:
-                cap = assignment.spec.limits.max_processes
+                cap = spec.limits.max_processes
                 student += f" It also reached the limit of {cap} processes and threads: new ones were refused."
                 staff += f" tasks_refused={result.tasks_refused}"
-            return _failure(outcome, student, staff, log_text, resources, environment)
+            return _failure(outcome, student, staff, log_text, resources, environment, curve)
         try:
-            predictions = outputs.load_predictions(output / outputs.PREDICTIONS, MAX_PREDICTIONS_BYTES)
-            labels = dataset.test_labels()
-            class_ids = to_class_ids(predictions, len(labels), assignment.spec.num_classes)
+            produced = {
+                name: outputs.load_array(output / protocol.output_file(name), MAX_OUTPUT_BYTES)
+                for name in spec.kind.outputs(spec.task_spec)
+            }
+            metrics = spec.kind.score(spec.task_spec, produced, {**public, **hidden})
         except BadOutput as exc:
-            return _failure(Outcome.BAD_OUTPUT, exc.student_message, exc.staff_detail, log_text, resources, environment)
-        from grader.core.metrics import compute_metrics  # preloaded while the sandbox ran
-
-        metrics = compute_metrics(class_ids, labels, assignment.spec.num_classes).as_dict()
-        metrics["parameters"] = report.get("parameters") if isinstance(report.get("parameters"), int) else None
+            return _failure(
+                Outcome.BAD_OUTPUT, exc.student_message, exc.staff_detail, log_text, resources, environment, curve
+            )
+        for name in spec.kind.reported:  # the run's own claims: kept as reported (see the kind)
+            value = report.get(name)
+            metrics[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
         return Evaluation(
             Outcome.OK,
             metrics,
@@ -134,6 +136,7 @@ class Evaluator:
             log_text,
             resources,
             environment,
+            curve,
         )
 
     def _run_measured(self, spec: RunSpec) -> tuple[RunResult, dict[str, Any] | None]:
@@ -145,7 +148,13 @@ class Evaluator:
         return result, monitor.summary()
 
     def _run_spec(
-        self, prepared: PreparedSubmission, assignment: Assignment, dataset: PreparedData, output: Path, job_dir: Path
+        self,
+        prepared: PreparedSubmission,
+        assignment: Assignment,
+        dataset: PreparedData,
+        public: dict,
+        output: Path,
+        job_dir: Path,
     ) -> RunSpec:
         """Describe the sandboxed run: what it sees, what it may write, its limits."""
         spec = assignment.spec
@@ -158,31 +167,34 @@ class Evaluator:
         }
         see = {key: self.runner.visible_path(mount) for key, mount in mounts.items()}
         job = {
-            "submission_dir": see["submission"],
-            "output_dir": see["output"],
-            "data": {name: f"{see['data']}/{name}.npy" for name in ("x_train", "y_train", "x_test")},
-            "input_shape": list(spec.input_shape),
-            "num_classes": spec.num_classes,
-            "frameworks": list(spec.frameworks),
-            "training": {
+            protocol.JOB_TASK: spec.task,
+            protocol.JOB_KIND: spec.kind.job(spec.task_spec, public),
+            protocol.JOB_SUBMISSION_DIR: see["submission"],
+            protocol.JOB_OUTPUT_DIR: see["output"],
+            protocol.JOB_DATA: {name: f"{see['data']}/{name}.npy" for name in sorted(public)},
+            protocol.JOB_FRAMEWORKS: list(spec.frameworks),
+            protocol.JOB_TRAINING: {
                 "epochs": spec.training.epochs,
                 "batch_size": spec.training.batch_size,
                 "learning_rate": spec.training.learning_rate,
                 "seed": spec.training.seed,
             },
         }
-        (job_dir / "job.json").write_text(json.dumps(job))
+        (job_dir / protocol.JOB_FILE).write_text(json.dumps(job))
         make_readable(job_dir)
         make_readable(prepared.folder)
         harness_parent = str(Path(self.runner.visible_path(harness)).parent)
         launcher = f"import sys; sys.path.insert(0, {harness_parent!r}); from harness.main import main; sys.exit(main(sys.argv[1:]))"
         return RunSpec(
-            argv=(sys.executable, "-s", "-c", launcher, f"{see['job']}/job.json"),
+            argv=(sys.executable, "-s", "-c", launcher, f"{see['job']}/{protocol.JOB_FILE}"),
             mounts=(harness, *mounts.values()),
             limits=spec.limits,
-            env={**_sandbox_env(spec.training.seed), **(self.gpu.sandbox_env() if self.gpu else {})},
+            env={
+                **_sandbox_env(spec.training.seed, self.threads),
+                **(self.gpu.sandbox_env() if self.gpu else {}),
+            },
             cwd="/tmp",
-            hidden=_hidden_data_paths(),
+            hidden=hidden_package_data(),
             devices=self.gpu.device_nodes() if self.gpu else (),
         )
 
@@ -193,8 +205,15 @@ def _preload_metrics() -> None:
         threading.Thread(target=importlib.import_module, args=("grader.core.metrics",), daemon=True).start()
 
 
-def _sandbox_env(seed: int) -> dict[str, str]:
+def _sandbox_env(seed: int, threads: int) -> dict[str, str]:
+    """The run's whole environment: seeds, quiet frameworks, and thread counts fitted to its CPU share."""
+    threads_text = str(max(1, threads))
     return {
+        "OMP_NUM_THREADS": threads_text,  # torch's intra-op pool, and OpenMP in general
+        "MKL_NUM_THREADS": threads_text,
+        "OPENBLAS_NUM_THREADS": threads_text,
+        "TF_NUM_INTRAOP_THREADS": threads_text,
+        "TF_NUM_INTEROP_THREADS": "1" if threads <= 2 else "2",
         "PYTHONHASHSEED": str(seed),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -205,20 +224,11 @@ def _sandbox_env(seed: int) -> dict[str, str]:
     }
 
 
-def _hidden_data_paths() -> tuple[str, ...]:
-    """The data files packages ship (scikit-learn's digits among them): hidden in runs."""
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        return ()
-    root = Path(spec.submodule_search_locations[0]) / "datasets"
-    return tuple(str(root / name) for name in ("data", "descr", "images") if (root / name).is_dir())
-
-
 def _environment(
     assignment: Assignment, dataset: PreparedData, prepared: PreparedSubmission, report: dict
 ) -> dict[str, Any]:
     """What the run ran with, for staff (values from the report are the run's own claims)."""
-    keep = ("framework", "parameters", "versions", "seeds", "timings", "predictions_shape")
+    keep = ("framework", "parameters", "versions", "seeds", "timings", "output_shapes")
     return {
         "assignment": assignment.slug,
         "submission_kind": prepared.kind,
@@ -228,9 +238,15 @@ def _environment(
 
 
 def _failure(
-    outcome: Outcome, student: str, staff: str, log_text: str, resources: dict, environment: dict
+    outcome: Outcome,
+    student: str,
+    staff: str,
+    log_text: str,
+    resources: dict,
+    environment: dict,
+    curve: list | None = None,
 ) -> Evaluation:
-    return Evaluation(outcome, {}, student, staff, log_text, resources, environment)
+    return Evaluation(outcome, {}, student, staff, log_text, resources, environment, curve or [])
 
 
 LIMIT_FAILURES = {  # termination -> (outcome, what happened, what to do)
@@ -247,7 +263,7 @@ LIMIT_FAILURES = {  # termination -> (outcome, what happened, what to do)
 def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assignment, prepared: PreparedSubmission):
     """Return (outcome, student message, staff detail) for a run that failed, else None."""
     limits = assignment.spec.limits
-    during = f" during {PHASES.get(phase, 'the run')}"
+    during = f" during {protocol.PHASES.get(phase, 'the run')}"
     staff = f"termination={result.termination.value} exit_code={result.exit_code} signal={result.signal} phase={phase}"
     if result.termination in LIMIT_FAILURES:
         outcome, what, advice = LIMIT_FAILURES[result.termination]
@@ -255,10 +271,10 @@ def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assign
         return outcome, f"Your code {what}{during} and was stopped. {advice}", staff
     if result.termination is Termination.SIGNALED:
         return Outcome.KILLED, f"Your program was ended by signal {_signal_name(result.signal)}{during}.", staff
-    if result.exit_code == EXIT_HARNESS_ERROR:
+    if result.exit_code == protocol.EXIT_HARNESS_ERROR:
         raise InfrastructureError(f"harness failed before the submission ran: {staff}\n{result.log[-4000:]}")
     error = report.get("error")
-    if result.exit_code == EXIT_SUBMISSION_ERROR and isinstance(error, dict):
+    if result.exit_code == protocol.EXIT_SUBMISSION_ERROR and isinstance(error, dict):
         return Outcome.BAD_SUBMISSION, _describe_error(error, prepared), f"{staff}\n{error.get('detail', '')}"
     if result.exit_code != 0:
         return (
@@ -266,7 +282,7 @@ def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assign
             f"Your program exited with code {result.exit_code}{during}; the log shows why.",
             staff,
         )
-    if phase != "save":
+    if phase != protocol.FINAL_PHASE:
         return (
             Outcome.BAD_OUTPUT,
             f"Your program ended{during}, before it made predictions (did it call exit()?).",
@@ -287,7 +303,7 @@ def _describe_error(error: dict, prepared: PreparedSubmission) -> str:
         return f"Your code has a syntax error{where}: {message}"
     if phase == "import":
         return f"Your code failed while loading{where}: {message}"
-    return f"Your {PHASES.get(phase, phase)} failed{where}: {message}"
+    return f"Your {protocol.PHASES.get(phase, phase)} failed{where}: {message}"
 
 
 def _signal_name(number: int | None) -> str:

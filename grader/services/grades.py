@@ -49,6 +49,7 @@ from grader.core.policy import (
 )
 from grader.core.policy import Extension as ExtensionSpec
 from grader.core.policy import Override as OverrideSpec
+from grader.core.kinds import KINDS
 from grader.core.rubric import parse_rubric
 from grader.models import Assignment, Extension, Override, Role, RubricRevision, State, Submission, User
 from grader.services.overrides import display_name
@@ -99,7 +100,8 @@ def rubric_max_points(session: Session, assignment: Assignment, settings: Settin
     ).first()
     try:
         if newest is not None:
-            return parse_rubric(yaml.safe_load(newest), f"the rubric of {assignment.slug}").max_points
+            rubric = parse_rubric(yaml.safe_load(newest), f"the rubric of {assignment.slug}", KINDS[assignment.task].metrics)
+            return rubric.max_points
         return load_assignment(assignment.slug, settings).rubric.max_points
     except (SpecError, yaml.YAMLError):
         return None

@@ -19,8 +19,6 @@ import numpy as np
 
 from grader.core.errors import BadOutput
 
-PREDICTIONS = "predictions.npy"
-
 
 def read_regular_file(path: Path, max_bytes: int) -> bytes | None:
     """Return the file's bytes, None if absent; BadOutput if not a small regular file."""
@@ -56,8 +54,8 @@ def read_json(path: Path, max_bytes: int = 1024**2) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def load_predictions(path: Path, max_bytes: int) -> np.ndarray:
-    """Load the run's predictions.npy safely."""
+def load_array(path: Path, max_bytes: int) -> np.ndarray:
+    """Load an output array the run wrote (predictions.npy, say) safely."""
     data = read_regular_file(path, max_bytes)
     if data is None:
         raise BadOutput("No predictions were written.", f"{path}: missing")

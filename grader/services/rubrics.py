@@ -26,7 +26,8 @@ from grader.core.errors import SpecError
 from grader.core.grading import GradeResult
 from grader.core.outcomes import Outcome
 from grader.core.rescoring import regrade
-from grader.core.rubric import RubricSpec, parse_rubric
+from grader.core.kinds import KINDS
+from grader.core.rubric import Metric, RubricSpec, parse_rubric
 from grader.db import transaction
 from grader.models import Assignment, RubricRevision, Submission, User
 from grader.services.grades import in_force
@@ -145,8 +146,16 @@ def _field_parts(field: str) -> list[str | int]:
     return parts
 
 
-def parse_rubric_text(text: str, slug: str, source: str = "rubric") -> RubricSpec:
-    """Check a rubric written in the editor like a rubric file; raise SpecError (with `line` where known)."""
+def kind_metrics(assignment: Assignment) -> Mapping[str, Metric]:
+    """The metrics a rubric of this assignment may score: its task kind's."""
+    return KINDS[assignment.task].metrics
+
+
+def parse_rubric_text(text: str, slug: str, source: str, metrics: Mapping[str, Metric]) -> RubricSpec:
+    """Check a rubric written in the editor like a rubric file, against the kind's metrics.
+
+    Raise SpecError (with `line` where known).
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -155,7 +164,7 @@ def parse_rubric_text(text: str, slug: str, source: str = "rubric") -> RubricSpe
         error = SpecError(source, "", f"not valid YAML: {where}{getattr(exc, 'problem', None) or exc}")
         error.line = mark.line + 1 if mark else None  # type: ignore[attr-defined]
         raise error from None
-    rubric = parse_rubric(data, source)
+    rubric = parse_rubric(data, source, metrics)
     if rubric.assignment != slug:
         raise SpecError(source, "assignment", f"expected {slug!r}, the assignment it grades, got {rubric.assignment!r}")
     return rubric
@@ -183,7 +192,8 @@ def rubric_in_force(session: Session, assignment: Assignment, settings: Settings
     revision = newest_revision(session, assignment.id)
     if revision is None:
         return load_assignment(assignment.slug, settings).rubric
-    return parse_rubric_text(revision.yaml_text, assignment.slug, f"rubric revision {revision.id} of {assignment.slug}")
+    source = f"rubric revision {revision.id} of {assignment.slug}"
+    return parse_rubric_text(revision.yaml_text, assignment.slug, source, kind_metrics(assignment))
 
 
 def check_references(rubric: RubricSpec, references: Mapping[str, Any] | None, slug: str, source: str) -> None:
@@ -215,7 +225,7 @@ def _needs_references(rows: Sequence[Any]) -> bool:
 def preview_rubric(session: Session, assignment: Assignment, yaml_text: str) -> RubricPreview:
     """Check a proposed rubric and score every current submission with it; raise SpecError if it is wrong."""
     source = f"rubric of {assignment.slug}"
-    rubric = parse_rubric_text(yaml_text, assignment.slug, source)
+    rubric = parse_rubric_text(yaml_text, assignment.slug, source, kind_metrics(assignment))
     rows = _graded_rows(session, assignment.id, current_only=True)
     if _needs_references(rows):
         check_references(rubric, assignment.references, assignment.slug, source)
@@ -250,7 +260,7 @@ def save_rubric(sessions: sessionmaker[Session], assignment_id: int, yaml_text: 
     with transaction(sessions) as session:
         assignment = session.get_one(Assignment, assignment_id)
         source = f"rubric of {assignment.slug}"
-        rubric = parse_rubric_text(yaml_text, assignment.slug, source)
+        rubric = parse_rubric_text(yaml_text, assignment.slug, source, kind_metrics(assignment))
         revision = RubricRevision(assignment_id=assignment_id, yaml_text=yaml_text, saved_by_id=saved_by_id)
         session.add(revision)
         session.flush()

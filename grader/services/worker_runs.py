@@ -114,7 +114,8 @@ def assignment_in_force(sessions: sessionmaker[Session], slug: str, settings: Se
         ).first()
     if text is None:
         return assignment
-    return dataclasses.replace(assignment, rubric=parse_rubric_text(text, slug, f"the saved rubric of {slug}"))
+    rubric = parse_rubric_text(text, slug, f"the saved rubric of {slug}", assignment.spec.kind.metrics)
+    return dataclasses.replace(assignment, rubric=rubric)
 
 
 def store_references(sessions: sessionmaker[Session], slug: str, service: Grader, assignment: LoadedAssignment) -> None:

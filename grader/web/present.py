@@ -30,6 +30,7 @@ STUDENT_FIELDS = (
     "student_message",
     "log",
     "resources",
+    "curve",
 )
 
 
@@ -60,7 +61,7 @@ def elapsed_seconds(started_at: dt.datetime | None) -> float | None:
 def _pending(session: Session, sub: Submission) -> dict[str, Any]:
     """The result fields of a submission not graded yet, with where it is."""
     body: dict[str, Any] = {f: None for f in STUDENT_FIELDS}
-    body.update(status=sub.state.value, metrics={}, criteria=[], log="", resources={})
+    body.update(status=sub.state.value, metrics={}, criteria=[], log="", resources={}, curve=[])
     if sub.state is State.QUEUED:
         body["queue_position"] = queue_position(session, sub)
         body["student_message"] = f"Waiting in the queue (position {body['queue_position']})."
@@ -81,7 +82,7 @@ def feedback_for(session: Session, sub: Submission, assignment: Assignment, view
 
 def _status_only(body: dict[str, Any]) -> None:
     """Keep whether it ran (state, outcome, the student message); drop the score, criteria, metrics, log."""
-    body.update(score=None, max_score=None, metrics={}, criteria=[], log="", resources={})
+    body.update(score=None, max_score=None, metrics={}, criteria=[], log="", resources={}, curve=[])
 
 
 def submission_json(
@@ -102,7 +103,7 @@ def submission_json(
     elif sub.state.is_final:
         body = {f: None for f in STUDENT_FIELDS}
         body.update(status=sub.state.value, outcome=sub.outcome, score=sub.score, max_score=sub.max_score)
-        body.update(metrics={}, criteria=[], log="", resources={})
+        body.update(metrics={}, criteria=[], log="", resources={}, curve=[])
     else:
         body = _pending(session, sub)
     feedback = feedback or feedback_for(session, sub, assignment, viewer)
@@ -112,6 +113,7 @@ def submission_json(
     return {
         "id": sub.id,
         "assignment": assignment.slug,
+        "task": assignment.task,
         "filename": sub.filename,
         "state": sub.state.value,
         **body,

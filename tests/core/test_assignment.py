@@ -7,6 +7,7 @@ import yaml
 
 from grader.core.assignment import TOPICS, parse_assignment
 from grader.core.errors import SpecError
+from grader.core.kinds.classification import CLASSIFICATION, ClassificationSpec
 from grader.core.limits import Limits
 
 SOURCE = "assignments/digits-mlp/assignment.yaml"
@@ -65,9 +66,13 @@ def test_full_example_parses():
         1,
         "classification",
     )
-    assert (spec.dataset.name, spec.dataset.test_fraction, spec.dataset.seed) == ("sklearn-digits", 0.25, 20250213)
-    assert spec.input_shape == (64,)
-    assert spec.num_classes == 10
+    assert (spec.dataset.name, spec.dataset.options, spec.dataset.seed) == (
+        "sklearn-digits",
+        {"test_fraction": 0.25},
+        20250213,
+    )
+    assert spec.task_spec == ClassificationSpec("features", (64,), 10)
+    assert spec.kind is CLASSIFICATION
     assert spec.frameworks == ("keras", "torch", "lightning")
     assert (spec.training.epochs, spec.training.batch_size, spec.training.learning_rate, spec.training.seed) == (
         30,
@@ -105,8 +110,24 @@ def test_partial_limits_keep_other_defaults():
 
 
 def test_single_int_input_shape_and_image_shapes():
-    assert parse_assignment(with_changes("input_shape: 64"), SOURCE, "digits-mlp").input_shape == (64,)
-    assert parse_assignment(with_changes("input_shape: [28, 28, 1]"), SOURCE, "digits-mlp").input_shape == (28, 28, 1)
+    assert parse_assignment(with_changes("input_shape: 64"), SOURCE, "digits-mlp").task_spec.input_shape == (64,)
+    images = parse_assignment(with_changes("{input: images, input_shape: [28, 28, 1]}"), SOURCE, "digits-mlp")
+    assert images.task_spec == ClassificationSpec("images", (28, 28, 1), 10)
+    assert images.task_spec.build_input == [28, 28, 1]
+
+
+def test_token_inputs_declare_their_vocabulary():
+    tokens = parse_assignment(
+        with_changes("{input: tokens, input_shape: [40], vocab_size: 500, num_classes: 2}"), SOURCE, "digits-mlp"
+    )
+    assert tokens.task_spec == ClassificationSpec("tokens", (40,), 2, vocab_size=500)
+    assert tokens.task_spec.build_input == 500
+
+
+def test_measure_generalization_is_a_yes_or_no():
+    spec = parse_assignment(with_changes("measure_generalization: true"), SOURCE, "digits-mlp").task_spec
+    assert spec.measure_generalization is True
+    assert CLASSIFICATION.outputs(spec) == ("predictions", "train_predictions")
 
 
 def test_topics_cover_the_curriculum():
@@ -122,7 +143,10 @@ def test_topics_cover_the_curriculum():
             "limits: {memory: 4096}",
             'limits: unknown key "memory" (did you mean "memory_mb"?); allowed keys: cpu_seconds, disk_mb,',
         ),
-        ("titel: Digits", 'unknown key "titel" (did you mean "title"?); allowed keys: dataset, frameworks,'),
+        (
+            "titel: Digits",
+            'unknown key "titel" (did you mean "title"?); allowed keys for a classification assignment: dataset, frameworks, input,',
+        ),
         ("title: '  '", "title: expected a non-empty text, got"),
         ("topic: 8", "topic: expected a curriculum topic from 1 to 7 (1 intro and basic models,"),
         ("topic: yes", "topic: expected a curriculum topic from 1 to 7 (1 intro and basic models, 2 training"),
@@ -133,18 +157,28 @@ def test_topics_cover_the_curriculum():
             "dataset: {name: Sklearn Digits}",
             'dataset.name: expected a name made of lowercase letters and digits, words joined by - or _ (like digits-mlp), got "Sklearn Digits"',
         ),
-        ("dataset: {test_fraction: 1.0}", "dataset.test_fraction: expected a number > 0 and < 1, got 1.0"),
         ("dataset: {seed: -1}", "dataset.seed: expected an integer from 0 to 4294967295, got -1"),
-        ("dataset: {shuffle: true}", 'dataset: unknown key "shuffle"; allowed keys: name, seed, test_fraction'),
+        ("dataset: {shuffle: [1]}", "dataset.shuffle: expected a number, text or true/false, got a list"),
         ("dataset: sklearn-digits", 'dataset: expected a mapping (key: value lines), got "sklearn-digits"'),
         (
             "input_shape: []",
-            "input_shape: expected a positive integer or a list of positive integers (like [28, 28, 1]), got a list",
+            "input_shape: expected for features inputs, a list of 1 positive integer: [d], e.g. [64], got a list",
         ),
-        ("input_shape: [28, -1]", "input_shape[1]: expected a positive integer, got -1"),
+        (
+            "{input: images, input_shape: [28, 28]}",
+            "input_shape: expected for images inputs, a list of 3 positive integers: [height, width, channels], e.g. [28, 28, 1], got a list",
+        ),
+        ("input: audio", 'input: expected one of features, images, tokens, got "audio"'),
+        (
+            "{input: tokens, input_shape: [40]}",
+            "vocab_size: missing; expected an integer >= 2 (token ids 0..vocab_size-1",
+        ),
+        ("vocab_size: 100", 'vocab_size: only token inputs have a vocabulary; remove it or set "input: tokens"'),
+        ("measure_generalization: 1", "measure_generalization: expected true or false, got 1"),
+        ("{input: images, input_shape: [28, -1, 1]}", "input_shape[1]: expected a positive integer, got -1"),
         (
             "input_shape: '64'",
-            'input_shape: expected a positive integer or a list of positive integers (like [28, 28, 1]), got "64"',
+            'input_shape: expected for features inputs, a list of 1 positive integer: [d], e.g. [64], got "64"',
         ),
         ("num_classes: 1", "num_classes: expected an integer >= 2, got 1"),
         ("num_classes: 10.0", "num_classes: expected an integer >= 2, got 10.0"),

@@ -11,15 +11,18 @@ import yaml
 
 from grader.core.errors import SpecError
 from grader.core.grading import Evaluation, grade
+from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.outcomes import Outcome, Status
 from grader.core.policy import Extension, LatePolicy, Override, parse_policy
 from grader.core.rescoring import StoredSubmission, regrade, rescore_assignment
 from grader.core.rubric import parse_rubric
 
+METRICS = CLASSIFICATION.metrics
+
 UTC = dt.timezone.utc
 RUBRIC_FILE = Path(__file__).resolve().parents[2] / "rubrics" / "digits-mlp.yaml"
 RUBRIC_DATA = yaml.safe_load(RUBRIC_FILE.read_text())
-RUBRIC = parse_rubric(RUBRIC_DATA, "rubrics/digits-mlp.yaml")
+RUBRIC = parse_rubric(RUBRIC_DATA, "rubrics/digits-mlp.yaml", METRICS)
 REFERENCES = {
     "keras": {"accuracy": 0.97, "macro_f1": 0.97, "parameters": 4810},
     "torch": {"accuracy": 0.974, "macro_f1": 0.96, "parameters": 9000},
@@ -75,7 +78,9 @@ def test_a_rubric_change_rescores_every_submission():
     assert before.results[1].score == 47.49  # 30.49 + 0 + 0 + 7 + 10
     easier = copy.deepcopy(RUBRIC_DATA)
     easier["criteria"][0]["zero_at"] = 0.3
-    after = rescore_assignment(submissions, parse_rubric(easier, "rubrics/digits-mlp.yaml"), REFERENCES, POLICY)
+    after = rescore_assignment(
+        submissions, parse_rubric(easier, "rubrics/digits-mlp.yaml", METRICS), REFERENCES, POLICY
+    )
     assert after.results[1].score > before.results[1].score
     assert after.results[2].score == before.results[2].score == 100
     assert after.grades["ada"].final.value == after.results[1].score

@@ -3,7 +3,10 @@
 import pytest
 
 from grader.core.errors import SpecError
+from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.rubric import parse_rubric, score_rubric
+
+METRICS = CLASSIFICATION.metrics
 
 SOURCE = "rubrics/digits-mlp.yaml"
 REFERENCES = {
@@ -15,7 +18,7 @@ REFERENCES = {
 def rubric(*criteria: dict):
     """Parse a rubric made of the given criteria (id, title and points filled in)."""
     items = [{"id": f"c{i}", "title": f"Criterion {i}", "points": 10, **c} for i, c in enumerate(criteria)]
-    return parse_rubric({"assignment": "digits-mlp", "criteria": items}, SOURCE)
+    return parse_rubric({"assignment": "digits-mlp", "criteria": items}, SOURCE, METRICS)
 
 
 def feedback(criterion: dict, metrics: dict, references=REFERENCES) -> tuple[float, str]:

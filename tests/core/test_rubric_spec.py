@@ -6,8 +6,11 @@ import pytest
 import yaml
 
 from grader.core.errors import SpecError
+from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.rubric import POLICIES, parse_rubric
 from grader.core.rubric.policies import Absolute, Bands, Linear, Relative, Threshold
+
+METRICS = CLASSIFICATION.metrics
 
 SOURCE = "rubrics/digits-mlp.yaml"
 EXAMPLE = yaml.safe_load(
@@ -57,12 +60,12 @@ def with_criterion(index: int, yaml_text: str, drop: tuple[str, ...] = ()) -> di
 
 def error(data: object) -> str:
     with pytest.raises(SpecError) as caught:
-        parse_rubric(data, SOURCE)
+        parse_rubric(data, SOURCE, METRICS)
     return str(caught.value)
 
 
 def test_example_parses_into_registered_policies():
-    rubric = parse_rubric(EXAMPLE, SOURCE)
+    rubric = parse_rubric(EXAMPLE, SOURCE, METRICS)
     assert rubric.assignment == "digits-mlp"
     assert [c.id for c in rubric.criteria] == ["accuracy", "matches-keras", "macro-f1", "size"]
     assert rubric.max_points == 100
@@ -82,25 +85,29 @@ def test_policies_are_registered_by_name():
 
 
 def test_levels_remember_where_they_were_written():
-    linear = parse_rubric(EXAMPLE, SOURCE).criteria[0].policy
+    linear = parse_rubric(EXAMPLE, SOURCE, METRICS).criteria[0].policy
     assert linear.full_at.field == "criteria[0].full_at"
 
 
 def test_references_needed():
-    assert parse_rubric(EXAMPLE, SOURCE).references_needed() == {"keras", "torch"}
+    assert parse_rubric(EXAMPLE, SOURCE, METRICS).references_needed() == {"keras", "torch"}
     only_keras = copy.deepcopy(EXAMPLE)
     del only_keras["criteria"][0]
-    assert parse_rubric(only_keras, SOURCE).references_needed() == {"keras"}
+    assert parse_rubric(only_keras, SOURCE, METRICS).references_needed() == {"keras"}
     absolute = with_criterion(1, "at_least: 0.9")
     del absolute["criteria"][0]
-    assert parse_rubric(absolute, SOURCE).references_needed() == set()
+    assert parse_rubric(absolute, SOURCE, METRICS).references_needed() == set()
 
 
 @pytest.mark.parametrize(
     ("index", "change", "expected"),
     [
         (0, "policy: sigmoid", 'criteria[0].policy: expected one of threshold, linear, bands, got "sigmoid"'),
-        (0, "metric: precision", 'criteria[0].metric: expected one of accuracy, macro_f1, parameters, got "precision"'),
+        (
+            0,
+            "metric: precision",
+            'criteria[0].metric: expected one of accuracy, macro_f1, train_accuracy, generalization_gap, parameters, got "precision"',
+        ),
         (0, "points: 0", "criteria[0].points: expected a number > 0, got 0"),
         (0, "points: yes", "criteria[0].points: expected a number > 0, got true (a yes/no value)"),
         (0, "id: Test Accuracy", "criteria[0].id: expected a name made of lowercase letters and digits"),
@@ -184,3 +191,31 @@ def test_criterion_keys_are_required(key):
 )
 def test_rubric_level_mistakes(data, expected):
     assert error(data).startswith(f"{SOURCE}: {expected}")
+
+
+def test_a_metric_without_a_meaningful_reference_refuses_relative_thresholds():
+    data = {
+        "assignment": "digits-overfit",
+        "criteria": [
+            {
+                "id": "gap",
+                "title": "Generalization",
+                "metric": "generalization_gap",
+                "points": 10,
+                "policy": "threshold",
+                "at_most": {"relative_to": "best", "ratio": 1.5},
+            }
+        ],
+    }
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(data, SOURCE, METRICS)
+    assert str(caught.value) == (
+        f"{SOURCE}: criteria[0].at_most: generalization_gap cannot be relative to a reference result "
+        "(generalization gap is compared with fixed numbers only); write a number instead"
+    )
+
+
+def test_metrics_are_those_of_the_kind_given():
+    only_accuracy = {"accuracy": METRICS["accuracy"]}
+    with pytest.raises(SpecError, match=r"criteria\[2\].metric: expected one of accuracy, got \"macro_f1\""):
+        parse_rubric(EXAMPLE, SOURCE, only_accuracy)

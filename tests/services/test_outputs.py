@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 
 from grader.core.errors import BadOutput
-from grader.services.outputs import load_predictions, read_json
+from grader.services.outputs import load_array, read_json
 
 
 def refused(path, max_bytes=1024**2) -> BadOutput:
     with pytest.raises(BadOutput) as caught:
-        load_predictions(path, max_bytes)
+        load_array(path, max_bytes)
     assert str(path.parent) not in caught.value.student_message
     return caught.value
 
 
 def test_a_saved_array_loads(tmp_path):
     np.save(tmp_path / "predictions.npy", np.arange(5))
-    assert load_predictions(tmp_path / "predictions.npy", 1024).tolist() == [0, 1, 2, 3, 4]
+    assert load_array(tmp_path / "predictions.npy", 1024).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_missing_file(tmp_path):

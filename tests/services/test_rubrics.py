@@ -8,6 +8,7 @@ from sqlalchemy import select
 from grader.config import PROJECT_ROOT, load_settings
 from grader.core.errors import SpecError
 from grader.core.grading import Evaluation, grade
+from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.outcomes import Outcome
 from grader.db import transaction
 from grader.models import Assignment, Role, RubricRevision, State, Submission, User
@@ -44,7 +45,7 @@ def evaluation(accuracy: float, outcome: Outcome = Outcome.OK) -> Evaluation:
 @pytest.fixture
 def course(sessions):
     """quick-digits with four students' submissions scored by the file's rubric; one re-run chain."""
-    rubric = parse_rubric_text(RUBRIC, "quick-digits")
+    rubric = parse_rubric_text(RUBRIC, "quick-digits", "rubric", CLASSIFICATION.metrics)
     with transaction(sessions) as session:
         assignment = Assignment(slug="quick-digits", title="Q")
         prof = User(email="prof@example.org", role=Role.INSTRUCTOR, password_hash="x")
@@ -122,7 +123,7 @@ def test_save_rescores_every_stored_evaluation_like_fresh_scoring(sessions, cour
     changed = RUBRIC.replace("zero_at: 0.5", "zero_at: 0.6").replace("at_most: 50000", "at_most: 500")
     saved = save_rubric(sessions, course["assignment_id"], changed, course["prof"])
     assert (saved.rescored, saved.changed, saved.problems) == (4, 3, {})  # the timeout stays 0
-    fresh_rubric = parse_rubric_text(changed, "quick-digits")
+    fresh_rubric = parse_rubric_text(changed, "quick-digits", "rubric", CLASSIFICATION.metrics)
     with sessions() as session:
         for row in session.scalars(select(Submission)):
             if row.evaluation is None:  # the queued one

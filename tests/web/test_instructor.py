@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from grader.config import PROJECT_ROOT
 from grader.core.grading import Evaluation, grade
+from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.outcomes import Outcome
 from grader.db import transaction
 from grader.models import Assignment, Extension, Role, RubricRevision, State, Submission
@@ -169,7 +170,7 @@ def scored_with(app, user_id, accuracy) -> int:
     evaluation = Evaluation(
         Outcome.OK, {"accuracy": accuracy, "macro_f1": accuracy, "parameters": 20000}, "ok", "", "", {}, {}
     )
-    rubric = parse_rubric_text(RUBRIC, "digits-mlp")
+    rubric = parse_rubric_text(RUBRIC, "digits-mlp", "rubric", CLASSIFICATION.metrics)
     result = grade(evaluation, rubric, REFERENCES)
     return add_submission(
         app,
@@ -219,7 +220,7 @@ def test_rubric_preview_shows_errors_in_place_then_score_changes_then_save_resco
     assert response.status_code == 302
     page = client.get("/staff/assignments/digits-mlp/rubric").get_data(as_text=True)
     assert "2 stored results rescored, 2 changed" in page and "at_most: 15000" in page
-    fresh = parse_rubric_text(stricter, "digits-mlp")
+    fresh = parse_rubric_text(stricter, "digits-mlp", "rubric", CLASSIFICATION.metrics)
     with sessions_of(app)() as session:
         for sid in (first, second):
             row = session.get(Submission, sid)

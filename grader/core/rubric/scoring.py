@@ -8,7 +8,7 @@ import numbers
 from collections.abc import Callable, Mapping
 
 from grader.core.rubric.policies import Absolute, Level, Measured, Relative, Resolved
-from grader.core.rubric.spec import METRICS, CriterionSpec, Metric, RubricSpec
+from grader.core.rubric.spec import CriterionSpec, Metric, RubricSpec
 from grader.core.validate import Where
 
 _REFERENCE_NAMES = {"keras": "the Keras reference", "torch": "the PyTorch reference", "best": "the best reference"}
@@ -66,7 +66,7 @@ def _score_criterion(
     metrics: Mapping[str, float],
     references: Mapping[str, Mapping[str, float]],
 ) -> CriterionResult:
-    metric = METRICS[criterion.metric]
+    metric = criterion.definition
     if metric.name in metrics and metrics[metric.name] is None:  # the run could not measure it: no points
         feedback = f"{metric.label} could not be measured for this submission: 0/{_points_text(criterion.points)}."
         return CriterionResult(criterion.id, criterion.title, metric.name, None, 0.0, criterion.points, feedback)

@@ -1,8 +1,13 @@
-"""A rubric as staff write it in rubrics/<slug>.yaml: criteria, each a metric scored by a policy."""
+"""A rubric as staff write it in rubrics/<slug>.yaml: criteria, each a metric scored by a policy.
+
+The metrics a rubric may name are those its assignment's task kind declares
+(grader.core.kinds): a rubric is always parsed against them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from grader.core.rubric.policies import POLICIES, Level, Policy, Relative
 from grader.core.validate import Section, Where
@@ -18,17 +23,13 @@ class Metric:
     label: str  # starts a feedback sentence: "Accuracy 0.962 ..."
     higher_is_better: bool
     pattern: str  # str.format pattern for values and levels
+    relative: bool = True  # whether a threshold relative to a reference result makes sense
 
     def format(self, value: float) -> str:
         """Return value as a student reads it."""
         return self.pattern.format(value)
 
 
-METRICS: dict[str, Metric] = {
-    "accuracy": Metric("accuracy", "Accuracy", True, "{:.3f}"),
-    "macro_f1": Metric("macro_f1", "Macro F1", True, "{:.3f}"),
-    "parameters": Metric("parameters", "Parameter count", False, "{:,.0f}"),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,7 @@ class CriterionSpec:
     metric: str
     points: float
     policy: Policy
+    definition: Metric  # the kind's declaration of `metric`: its label, direction and format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +68,14 @@ class RubricSpec:
         return [level for criterion in self.criteria for level in criterion.policy.levels()]
 
 
-def parse_rubric(data: object, source: str) -> RubricSpec:
-    """Build a RubricSpec from parsed YAML; raise SpecError naming the bad field."""
+def parse_rubric(data: object, source: str, metrics: Mapping[str, Metric]) -> RubricSpec:
+    """Build a RubricSpec from parsed YAML against the metrics of its assignment's kind.
+
+    Raise SpecError naming the bad field.
+    """
     root = Section(data, Where(source), ("assignment", "criteria"))
     assignment = root.slug("assignment")
-    criteria = tuple(_parse_criterion(value, where) for value, where in root.items("criteria"))
+    criteria = tuple(_parse_criterion(value, where, metrics) for value, where in root.items("criteria"))
     seen: dict[str, int] = {}
     for index, criterion in enumerate(criteria):
         if criterion.id in seen:
@@ -82,17 +87,26 @@ def parse_rubric(data: object, source: str) -> RubricSpec:
     return RubricSpec(assignment, criteria, source)
 
 
-def _parse_criterion(value: object, where: Where) -> CriterionSpec:
+def _parse_criterion(value: object, where: Where, metrics: Mapping[str, Metric]) -> CriterionSpec:
     section = Section(value, where)
     criterion_id = section.slug("id")
     name = section.choice("policy", POLICIES)
-    policy = POLICIES[name]
-    section.only(_CRITERION_KEYS | policy.PARAMETERS, f"a {name} criterion")
+    policy_class = POLICIES[name]
+    section.only(_CRITERION_KEYS | policy_class.PARAMETERS, f"a {name} criterion")
     points = section.number("points", above=0)
+    metric = metrics[section.choice("metric", metrics)]
+    policy = policy_class.parse(section, points)
+    for level in policy.levels():
+        if isinstance(level, Relative) and not metric.relative:
+            raise Where(where.source, level.field).error(
+                f"{metric.name} cannot be relative to a reference result ({metric.label.lower()} is compared "
+                "with fixed numbers only); write a number instead"
+            )
     return CriterionSpec(
         id=criterion_id,
         title=section.string("title"),
-        metric=section.choice("metric", METRICS),
+        metric=metric.name,
         points=points,
-        policy=policy.parse(section, points),
+        policy=policy,
+        definition=metric,
     )

@@ -1,0 +1,65 @@
+"""The interface every task kind implements (see grader.core.kinds)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from grader.core.rubric.spec import Metric
+from grader.core.validate import Section, Where
+
+
+class TaskSpec:
+    """A kind's own part of an assignment (a frozen dataclass in each kind)."""
+
+
+class TaskKind(abc.ABC):
+    """One kind of work: from its assignment.yaml keys to its feedback."""
+
+    name: ClassVar[str]
+    keys: ClassVar[tuple[str, ...]]  # its top-level keys in assignment.yaml
+    metrics: ClassVar[Mapping[str, Metric]]  # what rubrics of its assignments may score
+    reported: ClassVar[tuple[str, ...]] = ()  # metrics the run reports about itself: shown, never verified
+    summary_metrics: ClassVar[tuple[str, ...]]  # shown in one-line summaries (CLI, reference builds)
+    feedback_template: ClassVar[str]  # the result page's section for this kind (grader/web/templates)
+
+    @abc.abstractmethod
+    def parse(self, root: Section) -> TaskSpec:
+        """Read the kind's keys of an assignment; raise SpecError naming the bad field."""
+
+    @abc.abstractmethod
+    def check_data(
+        self, spec: TaskSpec, public: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], where: Where
+    ) -> None:
+        """Raise SpecError (at `where`, the dataset field) unless the prepared data fits the declared shapes."""
+
+    @abc.abstractmethod
+    def job(self, spec: TaskSpec, public: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        """The harness protocol's parameters for this kind: plain JSON."""
+
+    @abc.abstractmethod
+    def outputs(self, spec: TaskSpec) -> tuple[str, ...]:
+        """The arrays a run must write (each as <name>.npy in its output folder)."""
+
+    @abc.abstractmethod
+    def score(
+        self, spec: TaskSpec, outputs: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]
+    ) -> dict[str, Any]:
+        """Check a run's outputs against the data (public and hidden); return the trusted metrics.
+
+        Raise BadOutput, with a message for the student and one for staff, when an
+        output cannot be scored.
+        """
+
+    def summary(self, metrics: Mapping[str, Any]) -> str:
+        """One line of the metrics that matter, e.g. 'accuracy 0.9600, macro F1 0.9590'."""
+        shown = []
+        for name in self.summary_metrics:
+            value = metrics.get(name)
+            metric = self.metrics[name]
+            text = "unknown" if not isinstance(value, (int, float)) else metric.format(value)
+            shown.append(f"{metric.label[0].lower()}{metric.label[1:]} {text}")
+        return ", ".join(shown)
