@@ -53,8 +53,10 @@ def _grading_service(pid: int) -> Any:
     gpus = probe_gpus()
     slot = getattr(current_process(), "index", 0) or 0  # prefork slots are numbered 0..concurrency-1
     gpu = gpus[slot % len(gpus)] if gpus else None
-    log.info("slot %s grades on %s", pid, f"GPU {gpu.index} ({gpu.name})" if gpu else "the CPU")
-    return GradingService(settings, make_runner(**sandbox), gpu)
+    slots = max(1, len(gpus))  # one slot per GPU, else one slot (grader worker)
+    threads = max(1, (os.cpu_count() or 1) // slots)  # each run's share of the machine's cores
+    log.info("slot %s grades on %s, %s threads", pid, f"GPU {gpu.index} ({gpu.name})" if gpu else "the CPU", threads)
+    return GradingService(settings, make_runner(**sandbox), gpu, threads)
 
 
 @app.task(name=GRADE_TASK, bind=True, max_retries=None)

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from grader.core.assignment import DatasetSpec
-from grader.core.errors import SpecError
 from grader.core.validate import Where, expect_int, expect_number
 from grader.datasets import sklearn_digits
 from grader.datasets.source import DataParts, DataSource

@@ -18,10 +18,10 @@ from grader.services.submissions import UploadLimits
 class GradingService:
     """The grading pipeline, wired to one runner and one cache."""
 
-    def __init__(self, settings: Settings, runner: Runner, gpu: Gpu | None = None):
+    def __init__(self, settings: Settings, runner: Runner, gpu: Gpu | None = None, threads: int | None = None):
         limits = UploadLimits(max_bytes=settings.upload_max_bytes)
         self.upload_limits = limits
-        self.evaluator = Evaluator(runner, settings.cache_dir, settings.run_dir, limits, gpu)
+        self.evaluator = Evaluator(runner, settings.cache_dir, settings.run_dir, limits, gpu, threads)
         self.references = ReferenceResults(self.evaluator, settings.cache_dir)
 
     def grade_upload(self, name: str, data: bytes, assignment: Assignment) -> GradeResult:

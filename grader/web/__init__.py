@@ -23,6 +23,7 @@ def create_app(
     from grader.web import (
         api,
         auth,
+        charts,
         database,
         errors,
         gradebook,
@@ -50,7 +51,7 @@ def create_app(
     database.init_app(app, settings)
     services.init_app(app, settings, queue)
     auth.init_app(app)
-    for module in (errors, health, api, student, staff, review, grades, gradebook, instructor):
+    for module in (errors, health, api, student, staff, review, grades, gradebook, instructor, charts):
         module.init_app(app)
     return app
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Sequence
 from itertools import islice
+from typing import Any
 
 from markupsafe import Markup, escape
+
+from grader.core.kinds import KINDS
 
 WIDTH, FONT, CHAR = 640, 11, 6.6  # viewBox width; font size; the width of one character, estimated
 FG, MUTED, LINE, ACCENT = "#1d2330", "#667085", "#d0d5dd", (36, 87, 197)  # as style.css: --fg, --muted, --accent
@@ -184,7 +188,9 @@ def _panel(group: dict, styles: dict, x_axis: tuple, top: float, height: float, 
         xy = [at(x, y) for x, y in points]
         coords = " ".join(f"{_c(x)},{_c(y)}" for x, y in xy)
         parts.append(f'<polyline data-series="{name}" points="{coords}" fill="none" stroke="{colour}" stroke-width="2"')
-        parts.append(f' stroke-linejoin="round"{dash}><title>{name}</title></polyline>')  # name: letters, digits, _ only
+        parts.append(
+            f' stroke-linejoin="round"{dash}><title>{name}</title></polyline>'
+        )  # name: letters, digits, _ only
         if len(xy) <= 40:  # dots show single points and help in grey; on a long curve they would be a smear
             parts += [f'<circle cx="{_c(x)}" cy="{_c(y)}" r="2.5" fill="{colour}"/>' for x, y in xy]
     return parts
@@ -288,3 +294,8 @@ def per_class_accuracy(values: Sequence[float | None], labels: Sequence[str] | N
     body += ["</g>", _text((left + right) / 2, bottom + 32, "accuracy", extra=INK)]
     label = f"Accuracy of each of {len(values)} classes, 0 to 1; n/a: the class is absent from the test labels"
     return _svg(bottom + 40, label, body)
+
+
+def init_app(app: Any) -> None:
+    """Let templates draw charts and find a submission's task kind (its feedback section)."""
+    app.jinja_env.globals.update(charts=sys.modules[__name__], task_kind=KINDS.get)

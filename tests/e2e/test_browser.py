@@ -36,9 +36,10 @@ def browser():
 
 
 @pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-def test_a_student_watches_an_upload_turn_to_scored(stack, browser):
+def test_a_student_watches_an_upload_turn_to_scored(stack, browser, tmp_path_factory):
     from playwright.sync_api import expect
 
+    artifacts = tmp_path_factory.mktemp("browser")
     page = browser.new_page()
     page.goto(f"{stack.url}/auth/login")
     page.get_by_label("Email").fill(STUDENT)
@@ -58,4 +59,21 @@ def test_a_student_watches_an_upload_turn_to_scored(stack, browser):
     body = api(stack.token).get(f"{stack.url}/api/v1/submissions/{submission_id}", timeout=10).json()
     assert status.inner_text() == f"scored: {body['score']:g} / {body['max_score']:g}"
     expect(page.get_by_role("cell", name="Test accuracy")).to_be_visible()  # the page reloaded with the result
+
+    # The charts of a classification: drawn on the server as inline SVG, from the stored result.
+    epochs = len(body["curve"])
+    assert epochs >= 2, body["curve"]  # the reference's own loop reported each epoch
+    curve = page.get_by_role("img", name=re.compile(r"^Training curve: loss for epochs 1 to \d+$"))
+    expect(curve).to_be_visible()
+    assert curve.locator("polyline").count() == 1 and curve.locator("circle").count() == epochs
+    matrix = page.get_by_role("img", name=re.compile(r"^Confusion matrix"))
+    expect(matrix).to_be_visible()
+    counts = [int(text) for text in matrix.locator("g.cells text").all_inner_texts()]
+    assert sum(counts) == sum(map(sum, body["metrics"]["confusion_matrix"])) == 450  # every test digit, once
+    bars = page.get_by_role("img", name=re.compile(r"^Accuracy of each of 10 classes"))
+    expect(bars).to_be_visible()
+    shown = [text for text in bars.locator("text").all_inner_texts() if re.fullmatch(r"\d\.\d\d|n/a", text)]
+    assert shown == [f"{value:.2f}" for value in body["metrics"]["per_class_accuracy"]]
+    assert page.evaluate("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
+    page.screenshot(path=str(artifacts / "result-page.png"), full_page=True)
     page.close()

@@ -20,7 +20,7 @@ function describeStatus(s) {
   if (s.state === "queued") return "queued (position " + s.queue_position + ")";
   if (s.state === "running") {
     const p = s.progress || {};
-    const epochs = p.epochs ? ", epoch " + (p.epoch || 0) + " of " + p.epochs : "";
+    const epochs = p.epoch ? ", epoch " + p.epoch + (p.epochs ? " of " + p.epochs : "") : "";
     return "running " + Math.round(s.elapsed_s || 0) + " s" + epochs;
   }
   return s.score === null ? s.status : s.status + ": " + s.score + " / " + s.max_score;
