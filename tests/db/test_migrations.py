@@ -30,7 +30,7 @@ def test_upgrade_creates_the_tables_and_twice_is_a_no_op(kind, tmp_path, monkeyp
             assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
             with engine.connect() as connection:
                 versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == [head_revision()] == ["0003"]
+            assert versions == [head_revision()] == ["0004"]
             for table in Base.metadata.tables:
                 columns = {c["name"] for c in inspect(engine).get_columns(table)}
                 assert columns == set(Base.metadata.tables[table].columns.keys())
@@ -94,5 +94,25 @@ def test_grading_records_migration_keeps_submissions_and_downgrades(kind, tmp_pa
             assert "overrides" not in inspect(engine).get_table_names()
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT score FROM submissions")).scalar_one() == 87.5
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_task_kind_migration_records_classification_for_existing_assignments(kind, tmp_path):
+    """0003 -> 0004: every assignment before task kinds was a classification; the downgrade drops the column."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url, "0003")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO assignments (id, slug, title, topic, published) VALUES (1, 'a', 'A', 1, true)")
+                )
+            upgrade(url)
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT task FROM assignments")).scalar_one() == "classification"
+            command.downgrade(alembic_config(url), "0003")
+            assert "task" not in {column["name"] for column in inspect(engine).get_columns("assignments")}
         finally:
             engine.dispose()

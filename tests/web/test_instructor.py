@@ -229,6 +229,19 @@ def test_rubric_preview_shows_errors_in_place_then_score_changes_then_save_resco
             assert row.result == again.to_json()
 
 
+def test_the_rubric_editor_accepts_only_the_metrics_of_the_assignments_kind(app, client, instructor):
+    other_kind = RUBRIC.replace("metric: macro_f1", "metric: perplexity")
+    response = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": other_kind, "action": "preview"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert (
+        "<code>criteria[3].metric</code>: expected one of accuracy, macro_f1, train_accuracy, generalization_gap, "
+        "parameters, got &#34;perplexity&#34;" in page
+    )
+    with sessions_of(app)() as session:
+        assert session.scalars(select(RubricRevision)).all() == []
+
+
 def test_a_relative_rubric_without_known_references_says_how_to_get_them(app, client, accounts, instructor):
     scored_with(app, accounts.add("ada@example.org"), 0.96)
     page = post(client, "/staff/assignments/digits-mlp/rubric", {"yaml": RUBRIC, "action": "preview"}).get_data(
