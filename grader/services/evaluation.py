@@ -15,6 +15,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ class Evaluator:
                 student += f" It also reached the limit of {cap} processes and threads: new ones were refused."
                 staff += f" tasks_refused={result.tasks_refused}"
             return _failure(outcome, student, staff, log_text, resources, environment, curve)
+        scoring_started = time.perf_counter()
         try:
             produced = {
                 name: outputs.load_array(output / protocol.output_file(name), MAX_OUTPUT_BYTES)
@@ -125,6 +127,7 @@ class Evaluator:
             return _failure(
                 Outcome.BAD_OUTPUT, exc.student_message, exc.staff_detail, log_text, resources, environment, curve
             )
+        resources["scoring_s"] = round(time.perf_counter() - scoring_started, 3)  # trusted checks and metrics
         for name in spec.kind.reported:  # the run's own claims: kept as reported (see the kind)
             value = report.get(name)
             metrics[name] = value if isinstance(value, int) and not isinstance(value, bool) else None
