@@ -97,7 +97,9 @@ def references_build(slug: str | None, rebuild: bool, unsafe_no_sandbox: bool) -
                 started = time.monotonic()
                 built[framework] = service.references.metrics(assignment, framework, rebuild)
                 took = "" if cached else f" ({time.monotonic() - started:.0f} s)"
-                click.echo(f"[{number}/{len(slugs)}] {name} {framework}: {assignment.spec.kind.summary(built[framework])}{took}")
+                click.echo(
+                    f"[{number}/{len(slugs)}] {name} {framework}: {assignment.spec.kind.summary(built[framework])}{took}"
+                )
             _store_references(settings, name, built)
     except GraderError as exc:
         _fail(exc, False)
@@ -310,13 +312,13 @@ def demo_command(host: str, port: int, grace: float) -> None:
     settings = load_settings()
     listener = _listen(host, port)
     _check_sandbox_for_demo(settings)
-    accounts, token = _prepare_demo(settings)
+    accounts, token, course = _prepare_demo(settings)
     log_path = settings.data_dir / WORKER_LOG
     worker = start_worker([sys.executable, "-m", "grader.cli", "worker"], log_path, dict(os.environ))
     url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     try:
         server = _demo_server(settings, listener, host, port)
-        click.echo(banner(url, accounts, token, log_path, settings.data_dir), nl=True)
+        click.echo(banner(url, accounts, token, log_path, settings.data_dir, course), nl=True)
         code = _serve_until_stopped(server, worker, log_path)
     finally:
         click.echo(f"grader demo: stopping the worker (up to {grace:g} s for a running grading)...", err=True)
@@ -354,7 +356,7 @@ def _listen(host: str, port: int):  # noqa: ANN202 - a socket
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token)
+def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token, course listing)
     """Migrate the database, prepare the broker, then load the assignments and the demo accounts."""
     from grader.db import make_engine, make_sessions, transaction
     from grader.migrate import upgrade
@@ -366,11 +368,12 @@ def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token)
     try:
         with transaction(make_sessions(engine)) as session:
             synced, accounts, token = demo.prepare_demo_course(session, settings)
+            course = demo.course_listing(session)
     finally:
         engine.dispose()
     for line in synced.lines():
         click.echo(f"assignments {line}", err=True)
-    return accounts, token
+    return accounts, token, course
 
 
 def _demo_server(settings: Settings, listener, host: str, port: int):  # noqa: ANN001, ANN202

@@ -16,6 +16,7 @@ import secrets
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,8 +201,16 @@ def stop_gracefully(process: subprocess.Popen, grace: float) -> int:
     return process.wait()
 
 
-def banner(url: str, accounts: list[DemoAccount], token: str, log_path: Path, data_dir: Path) -> str:
-    """The block printed once the demo is up: where it is, who can log in, how to submit."""
+def course_listing(session: Session) -> list[str]:
+    """One line per assignment the demo serves: slug, curriculum topic, kind and title."""
+    rows = session.scalars(select(Assignment).order_by(Assignment.topic, Assignment.slug))
+    return [f"{row.slug:<20} topic {row.topic}  {row.task:<15} {row.title}" for row in rows]
+
+
+def banner(
+    url: str, accounts: list[DemoAccount], token: str, log_path: Path, data_dir: Path, course: Sequence[str] = ()
+) -> str:
+    """The block printed once the demo is up: where it is, who can log in, what to grade, how to submit."""
     width = max(len(a.email) for a in accounts)
     student = next(a for a in accounts if a.role is Role.STUDENT)
     lines = [
@@ -215,6 +224,7 @@ def banner(url: str, accounts: list[DemoAccount], token: str, log_path: Path, da
         f"  API token of {student.email}: {token}",
         f"  grader submit MODEL.py --assignment SLUG --server {url} --token {token} --wait",
         "",
+        *([f"  assignments ({len(course)}):", *(f"    {line}" for line in course), ""] if course else []),
         f"  worker log: {log_path}",
         f"  data:       {data_dir} (credentials in {CREDENTIALS_FILE}; delete the folder to start over)",
         "  Press Ctrl-C to stop.",

@@ -113,6 +113,8 @@ def test_the_banner_prints_credentials_that_log_in(demo):
     student = next(e for e, (role, _) in demo.accounts.items() if role == "student")
     home = log_in(demo.url, student, demo.accounts[student][1]).browser.get(f"{demo.url}/", timeout=10).text
     assert "Digits (quick, for tests)" in home and "Due " in home  # the demo gives a deadline a week out
+    listed = re.findall(r"^    (\S+) +topic (\d) +(\w+) ", demo.output.read_text(), re.MULTILINE)
+    assert ("quick-digits", "1", "classification") in listed  # the banner lists every assignment it serves
     assert log_in(demo.url, student, "not the password").status_code == 401
 
 
