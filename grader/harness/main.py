@@ -143,7 +143,8 @@ class Run:
                 np.save(handle, array, allow_pickle=False)
         except (ValueError, TypeError) as exc:
             raise SubmissionFailure(
-                "predict", f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}"
+                "predict",
+                f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}",
             ) from None
         os.replace(self.output / f".{name}.tmp", self.output / output_file(name))
         self.report.setdefault("output_shapes", {})[name] = list(array.shape)

@@ -43,7 +43,14 @@ def report_epoch(epoch: int, loss: float | None = None, *, epochs: int | None = 
             point[str(name)[:32]] = number
     if len(curve) < CURVE_MAX_EPOCHS:
         curve.append(point)
-    _publish({"phase": "train", "epoch": point["epoch"], "epochs": int(epochs) if epochs else None, "loss": point.get("loss")})
+    _publish(
+        {
+            "phase": "train",
+            "epoch": point["epoch"],
+            "epochs": int(epochs) if epochs else None,
+            "loss": point.get("loss"),
+        }
+    )
 
 
 def _number(value: Any) -> float | None:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from grader.assignments import load_assignment
 from grader.config import Settings
 from grader.core.errors import SpecError
+from grader.core.kinds import KINDS
 from grader.core.outcomes import Status
 from grader.core.policy import (
     AssignmentGrade,
@@ -49,7 +50,6 @@ from grader.core.policy import (
 )
 from grader.core.policy import Extension as ExtensionSpec
 from grader.core.policy import Override as OverrideSpec
-from grader.core.kinds import KINDS
 from grader.core.rubric import parse_rubric
 from grader.models import Assignment, Extension, Override, Role, RubricRevision, State, Submission, User
 from grader.services.overrides import display_name
@@ -100,7 +100,9 @@ def rubric_max_points(session: Session, assignment: Assignment, settings: Settin
     ).first()
     try:
         if newest is not None:
-            rubric = parse_rubric(yaml.safe_load(newest), f"the rubric of {assignment.slug}", KINDS[assignment.task].metrics)
+            rubric = parse_rubric(
+                yaml.safe_load(newest), f"the rubric of {assignment.slug}", KINDS[assignment.task].metrics
+            )
             return rubric.max_points
         return load_assignment(assignment.slug, settings).rubric.max_points
     except (SpecError, yaml.YAMLError):

@@ -24,9 +24,9 @@ from grader.assignments import load_assignment, locate_assignment
 from grader.config import Settings
 from grader.core.errors import SpecError
 from grader.core.grading import GradeResult
+from grader.core.kinds import KINDS
 from grader.core.outcomes import Outcome
 from grader.core.rescoring import regrade
-from grader.core.kinds import KINDS
 from grader.core.rubric import Metric, RubricSpec, parse_rubric
 from grader.db import transaction
 from grader.models import Assignment, RubricRevision, Submission, User

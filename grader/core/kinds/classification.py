@@ -31,7 +31,11 @@ INPUTS = {
     IMAGES: "float32 images in [0, 1], (n, H, W, C) for Keras and (n, C, H, W) for PyTorch",
     TOKENS: "int64 token ids (n, length), 0 = padding",
 }
-_RANKS = {FEATURES: (1, "[d], e.g. [64]"), IMAGES: (3, "[height, width, channels], e.g. [28, 28, 1]"), TOKENS: (1, "[sequence_length], e.g. [40]")}
+_RANKS = {
+    FEATURES: (1, "[d], e.g. [64]"),
+    IMAGES: (3, "[height, width, channels], e.g. [28, 28, 1]"),
+    TOKENS: (1, "[sequence_length], e.g. [40]"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,9 +77,13 @@ class Classification(TaskKind):
         shape = _parse_input_shape(root, kind)
         vocab_size = None
         if kind == TOKENS:
-            vocab_size = root.integer("vocab_size", minimum=2, what="an integer >= 2 (token ids 0..vocab_size-1, 0 = padding)")
+            vocab_size = root.integer(
+                "vocab_size", minimum=2, what="an integer >= 2 (token ids 0..vocab_size-1, 0 = padding)"
+            )
         elif "vocab_size" in root:
-            raise root.at("vocab_size").error(f'only token inputs have a vocabulary; remove it or set "input: {TOKENS}"')
+            raise root.at("vocab_size").error(
+                f'only token inputs have a vocabulary; remove it or set "input: {TOKENS}"'
+            )
         return ClassificationSpec(
             input=kind,
             input_shape=shape,
@@ -89,7 +97,9 @@ class Classification(TaskKind):
     ) -> None:
         for name in ("x_train", "y_train", "x_test"):
             if name not in public:
-                raise where.error(f"the data set has no {name}; a classification data set provides x_train, y_train, x_test")
+                raise where.error(
+                    f"the data set has no {name}; a classification data set provides x_train, y_train, x_test"
+                )
         if "y_test" not in hidden:
             raise where.error("the data set has no hidden y_test")
         for x, y in (("x_train", public["y_train"]), ("x_test", hidden["y_test"])):
@@ -123,7 +133,9 @@ class Classification(TaskKind):
         if spec.measure_generalization:
             train_labels = data["y_train"]
             try:
-                train_ids = to_class_ids(outputs["train_predictions"], len(train_labels), spec.num_classes, "training input")
+                train_ids = to_class_ids(
+                    outputs["train_predictions"], len(train_labels), spec.num_classes, "training input"
+                )
             except BadOutput as exc:
                 raise BadOutput(
                     f"Your predictions on the training inputs cannot be scored: {exc.student_message}", exc.staff_detail
@@ -149,12 +161,16 @@ def _parse_input_shape(root: Section, kind: str) -> tuple[int, ...]:
 def _check_inputs(spec: ClassificationSpec, name: str, x: np.ndarray, where: Where) -> None:
     expected = ("n", *spec.input_shape)
     if x.ndim != len(expected) or tuple(x.shape[1:]) != spec.input_shape or len(x) == 0:
-        raise where.error(f"{name} has shape {x.shape}, but the assignment declares {_shape_text(expected)} ({spec.input} input_shape {list(spec.input_shape)})")
+        raise where.error(
+            f"{name} has shape {x.shape}, but the assignment declares {_shape_text(expected)} ({spec.input} input_shape {list(spec.input_shape)})"
+        )
     if spec.input == TOKENS:
         if x.dtype != np.int64:
             raise where.error(f"{name} must hold int64 token ids, not {x.dtype}")
         if x.min() < 0 or x.max() >= spec.vocab_size:
-            raise where.error(f"{name} holds token ids from {x.min()} to {x.max()}, outside 0..{spec.vocab_size - 1} (vocab_size {spec.vocab_size})")
+            raise where.error(
+                f"{name} holds token ids from {x.min()} to {x.max()}, outside 0..{spec.vocab_size - 1} (vocab_size {spec.vocab_size})"
+            )
         return
     if x.dtype != np.float32:
         raise where.error(f"{name} must be float32, not {x.dtype}")
@@ -166,7 +182,9 @@ def _check_labels(spec: ClassificationSpec, name: str, y: np.ndarray, n: int, wh
     if y.shape != (n,) or y.dtype.kind not in "iu":
         raise where.error(f"{name} must be {n} integer class ids, got shape {y.shape} dtype {y.dtype}")
     if y.min() < 0 or y.max() >= spec.num_classes:
-        raise where.error(f"{name} holds classes {y.min()} to {y.max()}, outside 0..{spec.num_classes - 1} (num_classes {spec.num_classes})")
+        raise where.error(
+            f"{name} holds classes {y.min()} to {y.max()}, outside 0..{spec.num_classes - 1} (num_classes {spec.num_classes})"
+        )
 
 
 def _shape_text(shape: tuple) -> str:

@@ -30,8 +30,6 @@ class Metric:
         return self.pattern.format(value)
 
 
-
-
 @dataclasses.dataclass(frozen=True)
 class CriterionSpec:
     """One line of a rubric: a metric, the points at stake and the policy that awards them."""
