@@ -24,11 +24,13 @@ import numpy as np
 
 from grader.core.assignment import DatasetSpec
 from grader.core.validate import Where, expect_int, expect_number
-from grader.datasets import sklearn_digits
+from grader.datasets import digits, sentiment, sequences, shapes, sklearn_digits
 from grader.datasets.source import DataParts, DataSource
 from grader.files import make_readable
 
-SOURCES: dict[str, DataSource] = {source.name: source for source in (sklearn_digits.SOURCE,)}
+SOURCES: dict[str, DataSource] = {
+    module.SOURCE.name: module.SOURCE for module in (sklearn_digits, digits, shapes, sentiment, sequences)
+}
 _FORMAT = 2  # bump when the folder layout changes: prepared folders are rebuilt
 
 

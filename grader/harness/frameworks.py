@@ -108,7 +108,7 @@ def _train_torch(model, x, y, training):
             loss = criterion(model(xs[batch].to(device)), ys[batch].to(device))
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         progress.report_epoch(epoch + 1, total / len(xs), epochs=training["epochs"])
     return model
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.assignments import REFERENCE_FRAMEWORKS, Assignment
 from grader.core.errors import InfrastructureError
+from grader.core.grading import Evaluation
 from grader.core.outcomes import Outcome
 from grader.datasets import prepare_dataset
 from grader.db import transaction
@@ -56,9 +57,13 @@ class ReferenceResults:
 
     def metrics(self, assignment: Assignment, framework: str, rebuild: bool = False) -> dict[str, Any]:
         """A reference's metrics, from the cache or from a fresh run."""
+        return self.evaluation(assignment, framework, rebuild).metrics
+
+    def evaluation(self, assignment: Assignment, framework: str, rebuild: bool = False) -> Evaluation:
+        """A reference's whole evaluation (metrics, log, resources), from the cache or from a fresh run."""
         path = self._cache_path(assignment, framework)
         if path.is_file() and not rebuild:
-            return json.loads(path.read_text())["metrics"]
+            return Evaluation.from_json(json.loads(path.read_text())["evaluation"])
         reference = assignment.reference_path(framework)
         log.info("running reference %s of %s", reference.name, assignment.slug)
         evaluation = self.evaluator.evaluate(reference.name, reference.read_bytes(), assignment)
@@ -68,7 +73,7 @@ class ReferenceResults:
                 f"{evaluation.staff_detail}\n{evaluation.log[-4000:]}"
             )
         _write_atomically(path, {"metrics": evaluation.metrics, "evaluation": evaluation.to_json()})
-        return evaluation.metrics
+        return evaluation
 
     def cached(self, assignment: Assignment) -> dict[str, dict[str, Any]]:
         """Metrics of every reference already computed for the assignment as it is now; runs nothing."""

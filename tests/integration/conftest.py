@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.assignments import load_assignment
+from grader.assignments import list_slugs, load_assignment
 from grader.config import PROJECT_ROOT, load_settings
 from grader.sandbox import make_runner
 from grader.services.grading import GradingService
@@ -20,11 +20,10 @@ SECRET = "s3cr3t-grader-test-value"
 
 
 @pytest.fixture(scope="session")
-def grader_environ(tmp_path_factory) -> dict[str, str]:
-    """GRADER_* settings for the tests: their own cache, the fixture assignments."""
-    cache = tmp_path_factory.mktemp("cache")
+def grader_environ(cache_dir) -> dict[str, str]:
+    """GRADER_* settings for the tests: the session's shared cache (references built once), the fixture assignments."""
     return {
-        "GRADER_CACHE_DIR": str(cache),
+        "GRADER_CACHE_DIR": str(cache_dir),
         "GRADER_ASSIGNMENTS_DIR": str(FIXTURES / "assignments"),
         "GRADER_RUBRICS_DIR": str(FIXTURES / "rubrics"),
     }
@@ -42,7 +41,7 @@ def service(grader_environ) -> GradingService:
 @pytest.fixture(scope="session")
 def fixture_assignments(grader_environ):
     settings = load_settings(grader_environ)
-    return {slug: load_assignment(slug, settings) for slug in ("quick-digits", "tight-digits")}
+    return {slug: load_assignment(slug, settings) for slug in list_slugs(settings)}
 
 
 def repository_state() -> str:
