@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,12 +80,24 @@ class PreparedData:
 def prepare_dataset(spec: DatasetSpec, cache_dir: Path, source: str = "assignment") -> PreparedData:
     """Return the prepared data set, building it on first use."""
     options = resolve_options(spec, source)
-    identity = {"name": spec.name, "seed": spec.seed, "options": options, "format": _FORMAT}
+    identity = {
+        "name": spec.name,
+        "seed": spec.seed,
+        "options": options,
+        "format": _FORMAT,
+        "code": _code_of(spec.name),
+    }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     folder = cache_dir / "data" / f"{spec.name}-{key}"
     if not (folder / "sha256").is_file():
         _build(SOURCES[spec.name].build(options, spec.seed), folder)
     return PreparedData(folder / "public", folder / "hidden", (folder / "sha256").read_text())
+
+
+def _code_of(name: str) -> str:
+    """A hash of the data set's module: a changed generator makes new data, never reuses stale folders."""
+    module = sys.modules[SOURCES[name].build.__module__]
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:16]
 
 
 def hidden_package_data() -> tuple[str, ...]:

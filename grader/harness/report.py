@@ -26,13 +26,28 @@ class SubmissionFailure(Exception):
     @classmethod
     def from_exception(cls, phase: str, exc: BaseException, root: str) -> SubmissionFailure:
         """Describe an exception raised by the student's code (under `root`) in `phase`."""
-        text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        text = _readable(f"{type(exc).__name__}: {exc}").strip().rstrip(":")
         detail = "".join(traceback.format_exception(exc))
         return cls(phase, text, _submission_location(exc, root), detail)
 
     def as_dict(self) -> dict:
         file, line = self.location or (None, None)
         return {"phase": self.phase, "message": self.message, "file": file, "line": line, "detail": self.detail}
+
+
+def _readable(message: str) -> str:
+    """Drop what framework errors carry for their own developers: TensorFlow's node tracebacks and node names.
+
+    TensorFlow's InvalidArgumentError embeds the whole Python stack of the graph node ("Detected at node
+    ... defined at ...") before the line that says what is wrong ("indices[0,12] = 152 is not in [0, 100)").
+    """
+    kept = []
+    for line in message.splitlines():
+        if line.startswith(("  File ", "    ")) or line.lstrip().startswith(("Detected at node", "[[{{node")):
+            continue
+        if line.strip():
+            kept.append(line.rstrip())
+    return "\n".join(kept) if kept else message
 
 
 def _submission_location(exc: BaseException, root: str) -> tuple[str, int] | None:
