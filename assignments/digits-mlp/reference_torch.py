@@ -3,6 +3,13 @@
 import torch
 from torch import nn
 
+try:
+    from grader_progress import report_epoch  # inside the grader: the curve and the live epoch count
+except ImportError:  # elsewhere
+
+    def report_epoch(epoch, loss=None, **values):
+        pass
+
 
 class DigitsMLP(nn.Module):
     def __init__(self, input_dim, num_classes):
@@ -32,6 +39,7 @@ def train(model, x_train, y_train):
             loss.backward()
             optimizer.step()
         print(f"epoch {epoch + 1}: loss {loss.item():.4f}")
+        report_epoch(epoch + 1, loss=loss.item(), epochs=40)
     return model
 
 

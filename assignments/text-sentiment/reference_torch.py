@@ -8,6 +8,13 @@ embedding at zero.
 import torch
 from torch import nn
 
+try:
+    from grader_progress import report_epoch  # inside the grader: the curve and the live epoch count
+except ImportError:  # elsewhere
+
+    def report_epoch(epoch, loss=None, **values):
+        pass
+
 
 class ReviewLSTM(nn.Module):
     def __init__(self, vocab_size, num_classes):
@@ -44,6 +51,7 @@ def train(model, x_train, y_train):
             total += loss.item() * len(batch)
             correct += (logits.argmax(dim=1) == y[batch]).sum().item()
         print(f"epoch {epoch + 1}: loss {total / len(x):.4f}, accuracy {correct / len(x):.4f}")
+        report_epoch(epoch + 1, loss=total / len(x), epochs=6)
     return model
 
 

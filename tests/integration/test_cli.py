@@ -27,11 +27,11 @@ def grader(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def real_environ(tmp_path_factory) -> dict[str, str]:
-    """The project's own assignments, with a fresh reference cache and a database of their own."""
+def real_environ(tmp_path_factory, cache_dir) -> dict[str, str]:
+    """The project's own assignments, with the session's reference cache and a database of their own."""
     data = tmp_path_factory.mktemp("data")
     return {
-        "GRADER_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
+        "GRADER_CACHE_DIR": str(cache_dir),
         "GRADER_DATA_DIR": str(data),
         "GRADER_DATABASE_URL": f"sqlite:///{data / 'grader.db'}",
     }
@@ -54,7 +54,7 @@ def test_reference_solution_scores_full_marks(real_environ, framework):
     assert result["metrics"]["accuracy"] > 0.95
     assert {c["id"] for c in result["criteria"]} >= {"accuracy", "matches-keras", "matches-torch"}
     assert all(c["points"] == c["max_points"] and c["feedback"] for c in result["criteria"])
-    assert set(result["resources"]) == {"wall_s", "cpu_s", "peak_memory_bytes", "tasks_refused"}
+    assert set(result["resources"]) == {"wall_s", "cpu_s", "peak_memory_bytes", "tasks_refused", "scoring_s"}
     assert result["resources"]["tasks_refused"] == 0
     assert result["resources"]["peak_memory_bytes"] > 0
     cached = list((PROJECT_ROOT / real_environ["GRADER_CACHE_DIR"] / "references" / "digits-mlp").glob("*.json"))
