@@ -26,6 +26,21 @@ COURSE = [slug for slug in list_slugs(load_settings({})) if slug != "digits-mlp"
 FULL, PARTIAL = "full", "partial"
 # (assignment, fixture) -> (status, outcome, score: FULL, PARTIAL or None, words the student message holds)
 EXPECTED = {
+    ("shapes-cnn-quick", "passes_keras.py"): (Status.SCORED, Outcome.OK, FULL, ""),
+    ("shapes-cnn-quick", "passes_torch.py"): (Status.SCORED, Outcome.OK, FULL, ""),
+    ("shapes-cnn-quick", "dense_partial_credit.py"): (Status.SCORED, Outcome.OK, PARTIAL, ""),
+    ("shapes-cnn-quick", "wrong_layout_torch.py"): (
+        Status.FAILED,
+        Outcome.BAD_SUBMISSION,
+        None,
+        "Your model was given images of shape (2000, 1, 28, 28): PyTorch models get (n, channels, height, width) = (n, 1, 28, 28)",
+    ),
+    ("shapes-cnn-quick", "wrong_layout_keras.py"): (
+        Status.FAILED,
+        Outcome.BAD_SUBMISSION,
+        None,
+        "Your model was given images of shape (2000, 28, 28, 1): Keras models get (n, height, width, channels) = (n, 28, 28, 1)",
+    ),
     ("text-sentiment-quick", "passes_keras.py"): (Status.SCORED, Outcome.OK, FULL, ""),
     ("text-sentiment-quick", "passes_torch.py"): (Status.SCORED, Outcome.OK, FULL, ""),
     ("text-sentiment-quick", "bag_of_words_partial.py"): (Status.SCORED, Outcome.OK, PARTIAL, ""),
