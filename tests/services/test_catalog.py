@@ -20,8 +20,10 @@ FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 def folders(tmp_path: Path) -> dict[str, Path]:
     """Copies of the fixture assignments and rubrics, free to edit."""
     assignments, rubrics = tmp_path / "assignments", tmp_path / "rubrics"
-    shutil.copytree(FIXTURES / "assignments", assignments)
-    shutil.copytree(FIXTURES / "rubrics", rubrics)
+    rubrics.mkdir()
+    for slug in ("quick-digits", "tight-digits"):
+        shutil.copytree(FIXTURES / "assignments" / slug, assignments / slug)
+        shutil.copy(FIXTURES / "rubrics" / f"{slug}.yaml", rubrics)
     return {"assignments": assignments, "rubrics": rubrics}
 
 
@@ -39,11 +41,15 @@ def rows(sessions) -> dict[str, tuple[str, int, bool]]:
 
 
 def test_sync_inserts_every_folder_with_its_title_and_topic(sessions, folders):
+    slugs = tuple(sorted(p.name for p in folders["assignments"].iterdir()))
     result = sync(sessions, folders)
-    assert result.added == ("quick-digits", "tight-digits") and not result.broken
+    assert result.added == slugs and not result.broken
     assert rows(sessions)["quick-digits"] == ("Digits (quick, for tests)", 1, True)
+    with sessions() as session:
+        tasks = {a.slug: a.task for a in session.scalars(select(Assignment))}
+    assert tasks["quick-digits"] == "classification"  # the row records its kind
     again = sync(sessions, folders)
-    assert again.added == () and again.unchanged == ("quick-digits", "tight-digits")
+    assert again.added == () and again.unchanged == slugs
 
 
 def test_sync_refreshes_titles_and_keeps_dates_and_rows_of_removed_folders(sessions, folders):
