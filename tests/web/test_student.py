@@ -46,7 +46,9 @@ def test_submission_detail_shows_criteria_metrics_and_log_but_no_staff_detail(ap
     auth.login("ada@example.org")
     page = client.get(f"/submissions/{sid}").get_data(as_text=True)
     assert "Accuracy" in page and "Good accuracy." in page
-    assert "0.9712" in page and "epoch 5/5 loss 0.1" in page
+    assert "<dt>Accuracy</dt>\n  <dd>0.971</dd>" in page and "<dt>Macro F1</dt>\n  <dd>0.970</dd>" in page
+    assert "12,345 <small class=\"muted\">(as your run reported it)</small>" in page  # a claim, labelled so
+    assert "epoch 5/5 loss 0.1" in page
     assert "SECRET" not in page and "/srv" not in page
 
 
@@ -131,7 +133,7 @@ def test_past_the_daily_limit_the_student_sees_only_the_status_and_why(app, clie
     assert "scored: 8.5 / 10" in full and "Good accuracy." in full and "epoch 5/5" in full
     limited = client.get(f"/submissions/{second}").get_data(as_text=True)
     assert "scored (score hidden: daily limit)" in limited
-    assert "Good accuracy." not in limited and "0.9712" not in limited and "epoch 5/5" not in limited
+    assert "Good accuracy." not in limited and "0.971" not in limited and "epoch 5/5" not in limited
     assert "Over today&#39;s limit of fully graded submissions" in limited
     assert "You have used today&#39;s 1 fully graded submissions" in limited and "Tomorrow you have 1 again." in limited
     body = client.get(f"/submissions/{second}/status.json").get_json()
