@@ -26,6 +26,15 @@ COURSE = [slug for slug in list_slugs(load_settings({})) if slug != "digits-mlp"
 FULL, PARTIAL = "full", "partial"
 # (assignment, fixture) -> (status, outcome, score: FULL, PARTIAL or None, words the student message holds)
 EXPECTED = {
+    ("sequence-attention-quick", "passes_keras.py"): (Status.SCORED, Outcome.OK, FULL, ""),
+    ("sequence-attention-quick", "passes_torch.py"): (Status.SCORED, Outcome.OK, FULL, ""),
+    ("sequence-attention-quick", "bag_of_words_partial.py"): (Status.SCORED, Outcome.OK, PARTIAL, ""),
+    ("sequence-attention-quick", "wrong_vocabulary_torch.py"): (
+        Status.FAILED,
+        Outcome.BAD_SUBMISSION,
+        None,
+        "IndexError: index out of range in self. Your model was given token ids from 0 to 31 (vocab_size 32",
+    ),
     ("shapes-cnn-quick", "passes_keras.py"): (Status.SCORED, Outcome.OK, FULL, ""),
     ("shapes-cnn-quick", "passes_torch.py"): (Status.SCORED, Outcome.OK, FULL, ""),
     ("shapes-cnn-quick", "dense_partial_credit.py"): (Status.SCORED, Outcome.OK, PARTIAL, ""),
