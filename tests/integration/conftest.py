@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.assignments import list_slugs, load_assignment
+from grader.assignments import load_assignment
 from grader.config import PROJECT_ROOT, load_settings
 from grader.sandbox import make_runner
 from grader.services.grading import GradingService
@@ -41,7 +41,19 @@ def service(grader_environ) -> GradingService:
 @pytest.fixture(scope="session")
 def fixture_assignments(grader_environ):
     settings = load_settings(grader_environ)
-    return {slug: load_assignment(slug, settings) for slug in list_slugs(settings)}
+    return _Loaded(settings)
+
+
+class _Loaded(dict):
+    """Fixture assignments by slug, each loaded (and validated) when a test first asks for it."""
+
+    def __init__(self, settings):
+        super().__init__()
+        self.settings = settings
+
+    def __missing__(self, slug: str):
+        self[slug] = load_assignment(slug, self.settings)
+        return self[slug]
 
 
 def repository_state() -> str:
