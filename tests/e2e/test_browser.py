@@ -68,11 +68,11 @@ def test_a_student_watches_an_upload_turn_to_scored(stack, browser, tmp_path_fac
     assert curve.locator("polyline").count() == 1 and curve.locator("circle").count() == epochs
     matrix = page.get_by_role("img", name=re.compile(r"^Confusion matrix"))
     expect(matrix).to_be_visible()
-    counts = [int(text) for text in matrix.locator("g.cells text").all_inner_texts()]
+    counts = [int(text) for text in matrix.locator("g.cells text").all_text_contents()]
     assert sum(counts) == sum(map(sum, body["metrics"]["confusion_matrix"])) == 450  # every test digit, once
     bars = page.get_by_role("img", name=re.compile(r"^Accuracy of each of 10 classes"))
     expect(bars).to_be_visible()
-    shown = [text for text in bars.locator("text").all_inner_texts() if re.fullmatch(r"\d\.\d\d|n/a", text)]
+    shown = [text for text in bars.locator("text").all_text_contents() if re.fullmatch(r"\d\.\d\d|n/a", text)]
     assert shown == [f"{value:.2f}" for value in body["metrics"]["per_class_accuracy"]]
     assert page.evaluate("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
     page.screenshot(path=str(artifacts / "result-page.png"), full_page=True)
