@@ -47,7 +47,7 @@ def test_submission_detail_shows_criteria_metrics_and_log_but_no_staff_detail(ap
     page = client.get(f"/submissions/{sid}").get_data(as_text=True)
     assert "Accuracy" in page and "Good accuracy." in page
     assert "<dt>Accuracy</dt>\n  <dd>0.971</dd>" in page and "<dt>Macro F1</dt>\n  <dd>0.970</dd>" in page
-    assert "12,345 <small class=\"muted\">(as your run reported it)</small>" in page  # a claim, labelled so
+    assert '12,345 <small class="muted">(as your run reported it)</small>' in page  # a claim, labelled so
     assert "epoch 5/5 loss 0.1" in page
     assert "SECRET" not in page and "/srv" not in page
 
