@@ -1,23 +1,22 @@
-"""scikit-learn's 8x8 digits as images, with a deliberately small training set.
+"""scikit-learn's 8x8 digits as images, with a deliberately small and noisy training set.
 
 Topic 2 (training and improving networks) needs a data set on which good
-practice shows in the score. With all 1,347 training digits an unregularised
-network is within a point of a regularised one; with 20 images per class and a
-share of the training labels flipped, a network trained long memorises the
-noise and loses several points of test accuracy to one trained with dropout,
-weight decay, early stopping or shifted copies of the images. The test set is
-every image not drawn for training, with its true labels.
+practice shows in the score. On clean digits an unregularised network is within
+one to three points of a regularised one. With 20 training images per class and
+a fifth of their labels flipped to another digit, a plain network trained long
+memorises the noise (training accuracy 1.0, test about 0.75) while dropout with
+shifted copies of the images, or early stopping, reaches 0.85 to 0.93. The test
+set is every image not drawn for training, with its true labels.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader.datasets.sklearn_digits import sklearn_data_files
 from grader.datasets.source import DataParts, DataSource, Parameter, classification_parts
 
 NUM_CLASSES = 10
@@ -50,15 +49,6 @@ def flip_labels(labels: np.ndarray, share: float, rng: np.random.Generator) -> n
     return noisy
 
 
-def sklearn_data_paths() -> tuple[str, ...]:
-    """Return scikit-learn's bundled data folders (the digits with their labels among them): hidden in runs."""
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        return ()
-    root = Path(spec.submodule_search_locations[0]) / "datasets"
-    return tuple(str(root / name) for name in ("data", "descr", "images") if (root / name).is_dir())
-
-
 SOURCE = DataSource(
     name="digits-images",
     build=build,
@@ -77,6 +67,6 @@ SOURCE = DataSource(
             help="share of training labels replaced by a random other digit (test labels stay true)",
         ),
     },
-    hidden_package_data=sklearn_data_paths,
+    hidden_package_data=sklearn_data_files,  # the digits with their labels: hidden in runs
     description="scikit-learn's 8x8 handwritten digits as (8, 8, 1) images in [0, 1], few per class for training",
 )

@@ -26,6 +26,21 @@ COURSE = [slug for slug in list_slugs(load_settings({})) if slug != "digits-mlp"
 FULL, PARTIAL = "full", "partial"
 # (assignment, fixture) -> (status, outcome, score: FULL, PARTIAL or None, words the student message holds)
 EXPECTED = {
+    ("digits-overfit-quick", "passes_keras.py"): (Status.SCORED, Outcome.OK, FULL, ""),
+    ("digits-overfit-quick", "passes_torch.py"): (Status.SCORED, Outcome.OK, FULL, ""),
+    ("digits-overfit-quick", "overfits_partial.py"): (Status.SCORED, Outcome.OK, PARTIAL, ""),
+    ("digits-overfit-quick", "wrong_layout_torch.py"): (
+        Status.FAILED,
+        Outcome.BAD_SUBMISSION,
+        None,
+        "Your model was given images of shape (200, 1, 8, 8): PyTorch models get (n, channels, height, width) = (n, 1, 8, 8)",
+    ),
+    ("digits-overfit-quick", "flattens_features.py"): (
+        Status.FAILED,
+        Outcome.BAD_SUBMISSION,
+        None,
+        "Your model was given images of shape (200, 8, 8, 1): Keras models get (n, height, width, channels) = (n, 8, 8, 1)",
+    ),
     ("sequence-attention-quick", "passes_keras.py"): (Status.SCORED, Outcome.OK, FULL, ""),
     ("sequence-attention-quick", "passes_torch.py"): (Status.SCORED, Outcome.OK, FULL, ""),
     ("sequence-attention-quick", "bag_of_words_partial.py"): (Status.SCORED, Outcome.OK, PARTIAL, ""),
