@@ -508,6 +508,7 @@ def format_report(result: dict[str, Any], title: str, kind: TaskKind | None = No
     metrics = result.get("metrics") or {}
     if metrics:
         lines += ["", f"metrics: {_metrics_line(metrics, kind)}"]
+        lines += kind.report_lines(metrics) if kind is not None else []
     curve = [point for point in result.get("curve") or [] if isinstance(point, dict) and "loss" in point]
     if curve:
         first, last = curve[0], curve[-1]

@@ -134,8 +134,8 @@ class Run:
         frameworks.watch_training(framework)
         return framework
 
-    def save_output(self, name: str, outputs: Any) -> None:
-        """Write one output array (never pickled) for the trusted side to check."""
+    def save_output(self, name: str, outputs: Any, source: str = "predict") -> None:
+        """Write one output array (never pickled) for the trusted side to check; `source` returned it."""
         self.enter(FINAL_PHASE)
         try:
             array = frameworks.to_numpy(outputs)
@@ -143,8 +143,8 @@ class Run:
                 np.save(handle, array, allow_pickle=False)
         except (ValueError, TypeError) as exc:
             raise SubmissionFailure(
-                "predict",
-                f"predict returned something that is not an array of numbers ({type(outputs).__name__}): {exc}",
+                source,
+                f"{source} returned something that is not an array of numbers ({type(outputs).__name__}): {exc}",
             ) from None
         os.replace(self.output / f".{name}.tmp", self.output / output_file(name))
         self.report.setdefault("output_shapes", {})[name] = list(array.shape)

@@ -35,7 +35,9 @@ PHASES = {
     "build_model": "build_model",
     "train": "training",
     "predict": "prediction",
-    "save": "saving predictions",
+    "sample": "sampling",
+    "generate": "generating sample text",
+    "save": "saving the outputs",
 }
 FINAL_PHASE = "save"  # a run that exits 0 in any other phase ended early
 

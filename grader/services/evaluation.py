@@ -23,9 +23,10 @@ from grader.assignments import Assignment
 from grader.core.curves import clean_curve
 from grader.core.errors import BadOutput, BadSubmission, InfrastructureError
 from grader.core.grading import Evaluation
+from grader.core.kinds import Aids, TaskKind
 from grader.core.outcomes import Outcome
 from grader.core.validate import Where
-from grader.datasets import PreparedData, hidden_package_data, prepare_dataset
+from grader.datasets import PreparedData, documents, hidden_package_data, prepare_dataset
 from grader.files import make_readable
 from grader.gpu import Gpu, GpuMonitor
 from grader.harness import protocol
@@ -118,11 +119,9 @@ class Evaluator:
             return _failure(outcome, student, staff, log_text, resources, environment, curve)
         scoring_started = time.perf_counter()
         try:
-            produced = {
-                name: outputs.load_array(output / protocol.output_file(name), MAX_OUTPUT_BYTES)
-                for name in spec.kind.outputs(spec.task_spec)
-            }
-            metrics = spec.kind.score(spec.task_spec, produced, {**public, **hidden})
+            produced = _load_outputs(spec.kind, spec.task_spec, output)
+            aids = Aids(documents(dataset), self._judge(spec.kind, dataset, spec.training.seed))
+            metrics = spec.kind.score(spec.task_spec, produced, {**public, **hidden}, aids)
         except BadOutput as exc:
             return _failure(
                 Outcome.BAD_OUTPUT, exc.student_message, exc.staff_detail, log_text, resources, environment, curve
@@ -141,6 +140,14 @@ class Evaluator:
             environment,
             curve,
         )
+
+    def _judge(self, kind: TaskKind, dataset: PreparedData, seed: int) -> Any:
+        """Grader's own judge network for the data set, when the kind scores with one (trained once, cached)."""
+        if not kind.needs_judge:
+            return None
+        from grader.judges import load_judge  # torch: imported only when a judge is needed
+
+        return load_judge(dataset, self.cache_dir, seed)
 
     def _run_measured(self, spec: RunSpec) -> tuple[RunResult, dict[str, Any] | None]:
         """Run the spec; on a GPU, also record the device, its peak memory and utilisation."""
@@ -200,6 +207,17 @@ class Evaluator:
             hidden=hidden_package_data(),
             devices=self.gpu.device_nodes() if self.gpu else (),
         )
+
+
+def _load_outputs(kind: TaskKind, task: Any, folder: Path) -> dict[str, Any]:
+    """The run's output arrays, loaded safely: every required one, and the optional ones it wrote."""
+    produced = {
+        name: outputs.load_array(folder / protocol.output_file(name), MAX_OUTPUT_BYTES) for name in kind.outputs(task)
+    }
+    for name in kind.optional_outputs(task):
+        if (folder / protocol.output_file(name)).exists():
+            produced[name] = outputs.load_array(folder / protocol.output_file(name), MAX_OUTPUT_BYTES)
+    return produced
 
 
 def _preload_metrics() -> None:
@@ -291,7 +309,7 @@ def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assign
     if phase != protocol.FINAL_PHASE:
         return (
             Outcome.BAD_OUTPUT,
-            f"Your program ended{during}, before it made predictions (did it call exit()?).",
+            f"Your program ended{during}, before it saved its results (did it call exit()?).",
             staff,
         )
     return None

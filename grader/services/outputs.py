@@ -56,18 +56,19 @@ def read_json(path: Path, max_bytes: int = 1024**2) -> dict[str, Any]:
 
 def load_array(path: Path, max_bytes: int) -> np.ndarray:
     """Load an output array the run wrote (predictions.npy, say) safely."""
+    what = path.stem.replace("_", " ")  # "predictions", "train predictions", "samples"
     data = read_regular_file(path, max_bytes)
     if data is None:
-        raise BadOutput("No predictions were written.", f"{path}: missing")
+        raise BadOutput(f"No {what} were written.", f"{path}: missing")
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as exc:
-        message = "Predictions must be an array of numbers; they were saved as Python objects."
+        message = f"The {what} must be an array of numbers; they were saved as Python objects."
         if "pickle" not in str(exc).lower():
-            message = "The predictions file is not a valid NumPy array file."
+            message = f"The {what} file is not a valid NumPy array file."
         raise BadOutput(message, f"{path}: {exc}") from None
     except (OSError, EOFError) as exc:
-        raise BadOutput("The predictions file is not a valid NumPy array file.", f"{path}: {exc}") from None
+        raise BadOutput(f"The {what} file is not a valid NumPy array file.", f"{path}: {exc}") from None
     if not isinstance(array, np.ndarray):  # an .npz archive
-        raise BadOutput("The predictions file is not a single NumPy array.", f"{path}: {type(array).__name__}")
+        raise BadOutput(f"The {what} file is not a single NumPy array.", f"{path}: {type(array).__name__}")
     return array

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from grader.core.errors import BadOutput, SpecError
-from grader.core.kinds import KINDS, kind_named
+from grader.core.kinds import KINDS, Aids, kind_named
 from grader.core.kinds.classification import CLASSIFICATION, ClassificationSpec
 from grader.core.validate import Where
 
@@ -89,7 +89,7 @@ def test_generalization_is_measured_from_both_sets_of_predictions():
         "predictions": np.array([0, 1, 0, 0]),  # test labels 0 1 2 0: 3 of 4 right
         "train_predictions": np.eye(3, dtype=np.float32)[public["y_train"]],  # scores, all right
     }
-    metrics = CLASSIFICATION.score(IMAGES, outputs, {**public, **hidden})
+    metrics = CLASSIFICATION.score(IMAGES, outputs, {**public, **hidden}, Aids())
     assert metrics["accuracy"] == 0.75
     assert metrics["train_accuracy"] == 1.0
     assert metrics["generalization_gap"] == 0.25
@@ -99,7 +99,7 @@ def test_bad_training_predictions_say_which_set_is_wrong():
     public, hidden = image_data()
     outputs = {"predictions": np.array([0, 1, 2, 0]), "train_predictions": np.array([0, 1, 2])}
     with pytest.raises(BadOutput) as caught:
-        CLASSIFICATION.score(IMAGES, outputs, {**public, **hidden})
+        CLASSIFICATION.score(IMAGES, outputs, {**public, **hidden}, Aids())
     assert caught.value.student_message.startswith(
         "Your predictions on the training inputs cannot be scored: Expected 6 predictions, one per training input, got 3."
     )

@@ -193,3 +193,36 @@ def test_a_metric_the_run_could_not_measure_gives_no_points_and_says_so():
     points, text = feedback({"metric": "parameters", "policy": "threshold", "at_most": 50000}, {"parameters": None})
     assert points == 0
     assert text == "Parameter count could not be measured for this submission: 0/10."
+
+
+def test_lower_is_better_linear_relative_to_the_best_reference():
+    # full marks at no more than 1.1 times the smaller reference (4,810), none from 20,000 up
+    criterion = {
+        "metric": "parameters",
+        "policy": "linear",
+        "zero_at": 20000,
+        "full_at": {"relative_to": "best", "ratio": 1.1},
+    }
+    assert feedback(criterion, {"parameters": 5291})[0] == 10
+    assert feedback(criterion, {"parameters": 20000})[0] == 0
+    points, text = feedback(criterion, {"parameters": 12645.5})
+    assert points == 5
+    assert text == (
+        "Parameter count 12,646 is between 20,000 (no points) and 5,291 (full points; 110% of the best reference, "
+        "4,810): 5/10."
+    )
+
+
+def test_levels_that_resolve_the_wrong_way_are_a_staff_error_not_a_reward():
+    # the references are so large that 1.1 x best lies above zero_at: more parameters would earn more
+    criterion = {
+        "metric": "parameters",
+        "policy": "linear",
+        "zero_at": 5000,
+        "full_at": {"relative_to": "best", "ratio": 1.1},
+    }
+    error = staff_error(criterion, {"parameters": 5200}, REFERENCES)
+    assert str(error) == (
+        f"{SOURCE}: criteria[0].full_at: full_at must be lower than zero_at, since parameter count is better when "
+        "lower; here full_at is 5,291 (110% of the best reference, 4,810) and zero_at 5,000"
+    )

@@ -9,6 +9,7 @@ from grader.core.errors import SpecError
 from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.rubric import POLICIES, parse_rubric
 from grader.core.rubric.policies import Absolute, Bands, Linear, Relative, Threshold
+from grader.core.rubric.spec import Metric
 
 METRICS = CLASSIFICATION.metrics
 
@@ -219,3 +220,55 @@ def test_metrics_are_those_of_the_kind_given():
     only_accuracy = {"accuracy": METRICS["accuracy"]}
     with pytest.raises(SpecError, match=r"criteria\[2\].metric: expected one of accuracy, got \"macro_f1\""):
         parse_rubric(EXAMPLE, SOURCE, only_accuracy)
+
+
+# direction: a rubric never rewards a worse value of its metric
+
+LOWER = {"perplexity": Metric("perplexity", "Perplexity", False, "{:.2f}")}
+
+
+def lower_rubric(criterion: dict) -> dict:
+    return {
+        "assignment": "char-lm",
+        "criteria": [{"id": "ppl", "title": "Perplexity", "metric": "perplexity", "points": 10, **criterion}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("criterion", "message"),
+    [
+        (
+            {"policy": "threshold", "at_least": 5},
+            "criteria[0].at_least: perplexity is better when lower, so at least would reward worse results; write at_most",
+        ),
+        (
+            {"policy": "bands", "bands": [{"at_most": 5, "points": 10}, {"at_least": 9, "points": 5}]},
+            "criteria[0].bands[1].at_least: perplexity is better when lower",
+        ),
+        (
+            {"policy": "linear", "zero_at": 4, "full_at": 9},
+            "criteria[0].full_at: full_at must be lower than zero_at, since perplexity is better when lower; here full_at is 9 and zero_at 4",
+        ),
+        (
+            {
+                "policy": "linear",
+                "zero_at": {"relative_to": "best", "ratio": 1.1},
+                "full_at": {"relative_to": "best", "ratio": 2},
+            },
+            "criteria[0].full_at: full_at must be lower than zero_at, since perplexity is better when lower; here full_at is ratio 2 and zero_at ratio 1.1",
+        ),
+    ],
+)
+def test_levels_that_reward_worse_results_are_refused(criterion, message):
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(lower_rubric(criterion), "rubrics/char-lm.yaml", LOWER)
+    assert message in str(caught.value)
+
+
+def test_lower_is_better_rubric_relative_to_the_best_reference_parses():
+    rubric = parse_rubric(
+        lower_rubric({"policy": "linear", "zero_at": 12, "full_at": {"relative_to": "best", "ratio": 1.1}}),
+        "rubrics/char-lm.yaml",
+        LOWER,
+    )
+    assert rubric.references_needed() == {"keras", "torch"}

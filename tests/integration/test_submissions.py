@@ -39,7 +39,7 @@ EXPECTED = {
     "fork_bomb.py": ("tight-digits", Status.FAILED, Outcome.TIMEOUT, "reached the limit of 64 processes and threads"),
     "thousands_of_threads.py": ("tight-digits", Status.FAILED, Outcome.BAD_SUBMISSION, "thread"),
     "disk_fill.py": ("tight-digits", Status.FAILED, Outcome.MEMORY_LIMIT, "memory"),
-    "fake_results.py": ("tight-digits", Status.FAILED, Outcome.BAD_OUTPUT, "before it made predictions"),
+    "fake_results.py": ("tight-digits", Status.FAILED, Outcome.BAD_OUTPUT, "before it saved its results"),
     "output_flood.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),
     "tries_network.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),
     "reads_test_labels.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),

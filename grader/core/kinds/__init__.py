@@ -13,7 +13,7 @@ KINDS; nothing else branches on the kind.
 
 from __future__ import annotations
 
-from grader.core.kinds.base import TaskKind, TaskSpec
+from grader.core.kinds.base import Aids, TaskKind, TaskSpec
 from grader.core.kinds.classification import CLASSIFICATION
 
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (CLASSIFICATION,)}
@@ -25,4 +25,4 @@ def kind_named(name: str) -> TaskKind:
     return KINDS[name]
 
 
-__all__ = ["KINDS", "PLANNED", "TaskKind", "TaskSpec", "kind_named"]
+__all__ = ["Aids", "KINDS", "PLANNED", "TaskKind", "TaskSpec", "kind_named"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -16,6 +17,14 @@ class TaskSpec:
     """A kind's own part of an assignment (a frozen dataclass in each kind)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Aids:
+    """What the trusted side hands a kind's `score` besides the run's outputs and the data."""
+
+    documents: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the data set's (a vocabulary, say)
+    judge: Any = None  # the trained judge network (grader.judges), for kinds that need one
+
+
 class TaskKind(abc.ABC):
     """One kind of work: from its assignment.yaml keys to its feedback."""
 
@@ -25,6 +34,7 @@ class TaskKind(abc.ABC):
     reported: ClassVar[tuple[str, ...]] = ()  # metrics the run reports about itself: shown, never verified
     summary_metrics: ClassVar[tuple[str, ...]]  # shown in one-line summaries (CLI, reference builds)
     feedback_template: ClassVar[str]  # the result page's section for this kind (grader/web/templates)
+    needs_judge: ClassVar[bool] = False  # scoring needs grader's own judge network, trained on the data set
 
     @abc.abstractmethod
     def parse(self, root: Section) -> TaskSpec:
@@ -44,15 +54,24 @@ class TaskKind(abc.ABC):
     def outputs(self, spec: TaskSpec) -> tuple[str, ...]:
         """The arrays a run must write (each as <name>.npy in its output folder)."""
 
+    def optional_outputs(self, spec: TaskSpec) -> tuple[str, ...]:
+        """The arrays a run may write besides `outputs` (a sample text, say): scored when present."""
+        return ()
+
     @abc.abstractmethod
     def score(
-        self, spec: TaskSpec, outputs: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]
+        self, spec: TaskSpec, outputs: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray], aids: Aids
     ) -> dict[str, Any]:
         """Check a run's outputs against the data (public and hidden); return the trusted metrics.
 
-        Raise BadOutput, with a message for the student and one for staff, when an
-        output cannot be scored.
+        The result holds the kind's metrics and any feedback data its template shows
+        (plain JSON). Raise BadOutput, with a message for the student and one for
+        staff, when an output cannot be scored.
         """
+
+    def report_lines(self, metrics: Mapping[str, Any]) -> list[str]:
+        """Plain-text lines of the kind's feedback for `grader grade`'s report (after the metrics line)."""
+        return []
 
     def summary(self, metrics: Mapping[str, Any]) -> str:
         """One line of the metrics that matter, e.g. 'accuracy 0.9600, macro F1 0.9590'."""

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from grader.core.errors import BadOutput
-from grader.core.kinds.base import TaskKind, TaskSpec
+from grader.core.kinds.base import Aids, TaskKind, TaskSpec
 from grader.core.predictions import to_class_ids
 from grader.core.rubric.spec import Metric
 from grader.core.validate import Section, Where, expect_int, expect_list
@@ -123,7 +123,11 @@ class Classification(TaskKind):
         return ("predictions", "train_predictions") if spec.measure_generalization else ("predictions",)
 
     def score(
-        self, spec: ClassificationSpec, outputs: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]
+        self,
+        spec: ClassificationSpec,
+        outputs: Mapping[str, np.ndarray],
+        data: Mapping[str, np.ndarray],
+        aids: Aids,
     ) -> dict[str, Any]:
         from grader.core.metrics import compute_metrics  # torch: imported only to score
 

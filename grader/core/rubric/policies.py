@@ -73,6 +73,7 @@ class Measured:
     shown: str  # "0.962"
     higher_is_better: bool
     resolve: Callable[[Level], Resolved]
+    source: str = ""  # the rubric file, for errors in its levels
 
     def __str__(self) -> str:
         return f"{self.label} {self.shown}"
@@ -92,6 +93,15 @@ class Bound:
     def reached(self, value: float, level: float) -> bool:
         """Return whether value is on the good side of the resolved level."""
         return value >= level - TOLERANCE if self.at_least else value <= level + TOLERANCE
+
+    def check_direction(self, higher_is_better: bool, name: str, source: str) -> None:
+        """Refuse a bound that rewards worse results: at_least on a metric where lower is better, say."""
+        if self.at_least != higher_is_better:
+            right = "at_least" if higher_is_better else "at_most"
+            raise Where(source, self.level.field).error(
+                f"{name} is better when {'higher' if higher_is_better else 'lower'}, so {self.words} would reward "
+                f"worse results; write {right}"
+            )
 
 
 def parse_bound(section: Section) -> Bound:
@@ -115,6 +125,9 @@ class Policy(Protocol):
     def levels(self) -> tuple[Level, ...]:
         """Return every level the policy uses."""
 
+    def check_direction(self, higher_is_better: bool, name: str, source: str) -> None:
+        """Raise SpecError when the policy would give more points for a worse value of the metric."""
+
     def score(self, measured: Measured, points: float) -> tuple[float, str]:
         """Return the points earned out of points, and a clause saying why."""
 
@@ -132,6 +145,9 @@ class Threshold:
 
     def levels(self) -> tuple[Level, ...]:
         return (self.bound.level,)
+
+    def check_direction(self, higher_is_better: bool, name: str, source: str) -> None:
+        self.bound.check_direction(higher_is_better, name, source)
 
     def score(self, measured: Measured, points: float) -> tuple[float, str]:
         level = measured.resolve(self.bound.level)
@@ -159,15 +175,43 @@ class Linear:
     def levels(self) -> tuple[Level, ...]:
         return (self.zero_at, self.full_at)
 
+    def check_direction(self, higher_is_better: bool, name: str, source: str) -> None:
+        """Levels comparable before scoring (two numbers, or two ratios of one reference) must run the metric's way."""
+        zero, full = self.zero_at, self.full_at
+        where = Where(source, full.field)
+        if isinstance(zero, Absolute) and isinstance(full, Absolute):
+            _check_run(zero.value, full.value, higher_is_better, name, where)
+        elif isinstance(zero, Relative) and isinstance(full, Relative) and zero.relative_to == full.relative_to:
+            shown = (f"ratio {zero.ratio:g}", f"ratio {full.ratio:g}")
+            _check_run(zero.ratio, full.ratio, higher_is_better, name, where, shown)
+        # otherwise compared when scoring, once the reference results are known
+
     def score(self, measured: Measured, points: float) -> tuple[float, str]:
         zero, full = measured.resolve(self.zero_at), measured.resolve(self.full_at)
-        rising = full.value > zero.value if full.value != zero.value else measured.higher_is_better
+        rising = measured.higher_is_better
+        if full.value != zero.value:
+            where = Where(measured.source, self.full_at.field)
+            _check_run(zero.value, full.value, rising, measured.label.lower(), where, (zero.text(), full.text()))
         fraction = _fraction(measured.value, zero.value, full.value, rising)
         if fraction == 1.0:
             return points, f"{measured} reached the full-marks level {full.text()}"
         if fraction == 0.0:
             return 0.0, f"{measured} is not {'above' if rising else 'below'} {zero.text('no points')}"
         return points * fraction, f"{measured} is between {zero.text('no points')} and {full.text('full points')}"
+
+
+def _check_run(
+    zero: float, full: float, higher_is_better: bool, name: str, where: Where, shown: tuple[str, str] | None = None
+) -> None:
+    """Raise SpecError at `where` unless full_at is better than zero_at for the metric."""
+    if (full > zero) == higher_is_better and full != zero:
+        return
+    zero_text, full_text = shown or (f"{zero:g}", f"{full:g}")
+    better = "higher" if higher_is_better else "lower"
+    raise where.error(
+        f"full_at must be {better} than zero_at, since {name} is better when {better}; "
+        f"here full_at is {full_text} and zero_at {zero_text}"
+    )
 
 
 def _fraction(value: float, zero: float, full: float, rising: bool) -> float:
@@ -202,6 +246,10 @@ class Bands:
 
     def levels(self) -> tuple[Level, ...]:
         return tuple(band.bound.level for band in self.bands)
+
+    def check_direction(self, higher_is_better: bool, name: str, source: str) -> None:
+        for band in self.bands:
+            band.bound.check_direction(higher_is_better, name, source)
 
     def score(self, measured: Measured, points: float) -> tuple[float, str]:
         reached = [

@@ -72,7 +72,12 @@ def _score_criterion(
         return CriterionResult(criterion.id, criterion.title, metric.name, None, 0.0, criterion.points, feedback)
     value = _lookup(metrics, metric.name, file.at("criteria").at(index).at("metric"), "the submission's results")
     measured = Measured(
-        metric.label, value, metric.format(value), metric.higher_is_better, _resolver(metric, references, file)
+        metric.label,
+        value,
+        metric.format(value),
+        metric.higher_is_better,
+        _resolver(metric, references, file),
+        file.source,
     )
     points, clause = criterion.policy.score(measured, criterion.points)
     points = round(points, 2)

@@ -94,6 +94,7 @@ def _parse_criterion(value: object, where: Where, metrics: Mapping[str, Metric])
     points = section.number("points", above=0)
     metric = metrics[section.choice("metric", metrics)]
     policy = policy_class.parse(section, points)
+    policy.check_direction(metric.higher_is_better, metric.name, where.source)
     for level in policy.levels():
         if isinstance(level, Relative) and not metric.relative:
             raise Where(where.source, level.field).error(
