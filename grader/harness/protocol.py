@@ -41,6 +41,12 @@ PHASES = {
 }
 FINAL_PHASE = "save"  # a run that exits 0 in any other phase ended early
 
+# The live channel (grader.sandbox.channel): the run's end of an AF_UNIX socketpair, its fd number in
+# this environment variable; frames are a 4-byte big-endian length, then UTF-8 JSON (an object).
+CHANNEL_FD_ENV = "GRADER_CHANNEL_FD"
+FRAME_HEADER_BYTES = 4
+MAX_FRAME_BYTES = 64 * 1024
+
 # The module a student's own training loop imports to report its epochs (see harness/progress.py).
 PROGRESS_MODULE = "grader_progress"
 CURVE_MAX_EPOCHS = 10_000  # epochs kept in the reported curve

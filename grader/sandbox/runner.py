@@ -12,6 +12,7 @@ rest. Both leave nothing behind: cleanup runs in a `finally` (an ExitStack).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -46,6 +47,7 @@ from grader.sandbox.cgroup import (
     remove_stale_runs,
     worker_is_dead,
 )
+from grader.sandbox.channel import Driver, LiveChannel
 from grader.sandbox.launch import (
     ROOT_TOOLS,
     WRAPPER_FAILED,
@@ -203,7 +205,7 @@ class BubblewrapRunner:
             _remove_stale_workdirs()
         return self._layout
 
-    def run(self, spec: RunSpec) -> RunResult:
+    def run(self, spec: RunSpec, driver: Driver | None = None) -> RunResult:
         """Run `spec` to the end; raise SandboxError if the sandbox itself fails."""
         bwrap = shutil.which(self.bwrap_path)
         if bwrap is None:
@@ -211,6 +213,7 @@ class BubblewrapRunner:
         check_root_tools()
         run_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid lets a later worker sweep it
         with contextlib.ExitStack() as cleanup:
+            live, spec = _open_channel(driver, spec, cleanup, self.kill_timeout)
             workdir = Path(tempfile.mkdtemp(prefix=f"grader-run-{run_id}-"))
             cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
             files = write_run_files(workdir)
@@ -230,8 +233,10 @@ class BubblewrapRunner:
                 )  # fmt: skip
                 wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files(), user)
                 started = time.monotonic()
-                proc = _spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w))
-            return self._follow(proc, cgroup, spec, started, status_r, cleanup)
+                proc = _spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w, *_inside(live)))
+            if live:
+                live.start()
+            return self._follow(proc, cgroup, spec, started, status_r, cleanup, live)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _sandbox_user(self, spec: RunSpec, staging: Path) -> SandboxUser | None:
@@ -248,7 +253,7 @@ class BubblewrapRunner:
 
     def _follow(
         self, proc: subprocess.Popen, cgroup: RunCgroup, spec: RunSpec, started: float, status_fd: int,
-        cleanup: contextlib.ExitStack,
+        cleanup: contextlib.ExitStack, live: LiveChannel | None,
     ) -> RunResult:  # fmt: skip
         """Supervise the started run, end it, and measure it."""
         output = OutputCollector(proc.stdout, spec.limits.output_bytes)
@@ -256,22 +261,27 @@ class BubblewrapRunner:
         cleanup.callback(_reap, proc, self.kill_timeout)
         cleanup.callback(cgroup.kill_all)
 
-        def over_cpu() -> Termination | None:
+        def over_limit() -> Termination | None:
+            if live and live.must_stop():
+                return Termination.STOPPED
             cgroup.sample()
             return Termination.CPU_LIMIT if cgroup.cpu_seconds() > spec.limits.cpu_seconds else None
 
         limit_hit = _supervise(
-            lambda: proc.poll() is not None, over_cpu, started + spec.limits.wall_seconds, self.poll_interval
+            lambda: proc.poll() is not None, over_limit, started + spec.limits.wall_seconds, self.poll_interval
         )
         cgroup.kill_all()  # a limit, or leftovers of a finished run (daemons)
         _reap(proc, self.kill_timeout)
         wall_s = time.monotonic() - started
         output.finish(self.kill_timeout)
+        if live:
+            live.close(self.kill_timeout)
         termination, exit_code, signum = self._classify(limit_hit, cgroup, _read_status(status_fd), proc, output)
         return RunResult(
             termination=termination, exit_code=exit_code, signal=signum, log=output.text(),
             log_dropped_bytes=output.dropped, wall_s=wall_s, cpu_s=cgroup.cpu_seconds(),
             peak_memory_bytes=cgroup.peak_memory_bytes(), tasks_refused=cgroup.tasks_refused(),
+            channel_failure=live.failure if live else None,
         )  # fmt: skip
 
     def _classify(
@@ -295,6 +305,22 @@ class BubblewrapRunner:
         if 128 < code < 128 + signal.NSIG:  # bwrap exits 128+N when the program died of signal N
             return Termination.SIGNALED, None, code - 128
         return Termination.EXITED, code, None
+
+
+def _open_channel(
+    driver: Driver | None, spec: RunSpec, cleanup: contextlib.ExitStack, kill_timeout: float
+) -> tuple[LiveChannel | None, RunSpec]:
+    """With a driver: the run's live channel (closed last) and the spec whose environment names its end."""
+    if driver is None:
+        return None, spec
+    live = LiveChannel(driver)
+    cleanup.callback(live.close, kill_timeout)  # registered first: runs after every process is dead
+    return live, dataclasses.replace(spec, env={**spec.env, **live.env()})
+
+
+def _inside(live: LiveChannel | None) -> tuple[int, ...]:
+    """The descriptor of the run's end of the channel, to pass to it."""
+    return (live.inside.fileno(),) if live else ()
 
 
 def sanitize_writable_mounts(mounts: tuple[Mount, ...]) -> None:
@@ -356,27 +382,38 @@ class UnsandboxedRunner:
     def visible_path(self, mount: Mount) -> str:
         return str(mount.source)
 
-    def run(self, spec: RunSpec) -> RunResult:
+    def run(self, spec: RunSpec, driver: Driver | None = None) -> RunResult:
         """Run `spec` directly, with wall, CPU, file-size and output limits only."""
         log.warning("running %s WITHOUT A SANDBOX", spec.argv[:1])
         with contextlib.ExitStack() as cleanup:
+            live, spec = _open_channel(driver, spec, cleanup, self.kill_timeout)
             workdir = tempfile.mkdtemp(prefix="grader-unsandboxed-")
             cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
             env = {**BASE_ENV, "HOME": workdir, **spec.env}
             ulimits = [*_rlimits(spec.limits), ("-t", math.ceil(spec.limits.cpu_seconds))]
             started = time.monotonic()
-            proc = _spawn(wrapper_argv(list(spec.argv), ulimits, []), env, self._cwd(spec, workdir))
+            argv = wrapper_argv(list(spec.argv), ulimits, [])
+            proc = _spawn(argv, env, self._cwd(spec, workdir), pass_fds=_inside(live))
+            if live:
+                live.start()
             cleanup.callback(_reap, proc, self.kill_timeout)
             cleanup.callback(_kill_group, proc.pid)
             output = OutputCollector(proc.stdout, spec.limits.output_bytes)
             cleanup.callback(output.finish, self.kill_timeout)
             waiter = _Wait4(proc)
-            limit_hit = _supervise(waiter.exited, lambda: None, started + spec.limits.wall_seconds, self.poll_interval)
+
+            def stop() -> Termination | None:
+                return Termination.STOPPED if live and live.must_stop() else None
+
+            limit_hit = _supervise(waiter.exited, stop, started + spec.limits.wall_seconds, self.poll_interval)
             _kill_group(proc.pid)
             waiter.reap(self.kill_timeout)
             wall_s = time.monotonic() - started
             output.finish(self.kill_timeout)
-            return self._result(limit_hit, proc.returncode, waiter, spec.limits, output, wall_s)
+            if live:
+                live.close(self.kill_timeout)
+            result = self._result(limit_hit, proc.returncode, waiter, spec.limits, output, wall_s)
+            return dataclasses.replace(result, channel_failure=live.failure if live else None)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _cwd(self, spec: RunSpec, workdir: str) -> str:

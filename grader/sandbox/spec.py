@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.core.limits import Limits
+from grader.sandbox.channel import ChannelFailure, Driver
 
 __all__ = ["Limits", "Mount", "RunSpec", "Termination", "RunResult", "Runner"]
 
@@ -45,6 +46,7 @@ class Termination(str, enum.Enum):
     EXITED = "exited"  # exit code in RunResult.exit_code
     SIGNALED = "signaled"  # signal number in RunResult.signal
     WALL_LIMIT = "wall_limit"
+    STOPPED = "stopped"  # ended by the trusted side: the run broke the live channel's rules
     CPU_LIMIT = "cpu_limit"
     MEMORY_LIMIT = "memory_limit"
 
@@ -62,6 +64,7 @@ class RunResult:
     cpu_s: float
     peak_memory_bytes: int
     tasks_refused: int = 0  # forks and threads refused at the processes limit (pids.max)
+    channel_failure: ChannelFailure | None = None  # with a driver: how the run broke the channel's rules
 
     @property
     def ok(self) -> bool:
@@ -75,6 +78,11 @@ class Runner(Protocol):
         """Where the run sees `mount` (its target in a sandbox, its source without one)."""
         ...
 
-    def run(self, spec: RunSpec) -> RunResult:
-        """Run; raise grader.core.errors.SandboxError if the sandbox itself fails."""
+    def run(self, spec: RunSpec, driver: Driver | None = None) -> RunResult:
+        """Run; raise grader.core.errors.SandboxError if the sandbox itself fails.
+
+        With a driver, the run gets a live channel whose trusted end the driver works
+        in a thread (grader.sandbox.channel); RunResult.channel_failure says how the
+        run broke the channel's rules, if it did.
+        """
         ...

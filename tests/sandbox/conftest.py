@@ -68,9 +68,10 @@ class Sandbox:
         """Run a fixture; return its result and how long run() took."""
         mounts = (FIXTURE_MOUNT, *spec_fields.pop("mounts", ()))
         argv = (sys.executable, f"/fixtures/{fixture}.py", self.marker, *args)
+        driver = spec_fields.pop("driver", None)
         spec = RunSpec(argv=argv, mounts=mounts, limits=limits, **spec_fields)
         started = time.monotonic()
-        result = self.runner.run(spec)
+        result = self.runner.run(spec, driver)
         return result, time.monotonic() - started
 
     def limits(self, **overrides) -> Limits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from grader.core.limits import Limits
 from grader.sandbox import Mount, RunSpec, Termination, UnsandboxedRunner
+from tests.sandbox.test_channel import Doubler
 
 LIMITS = Limits(wall_seconds=2, cpu_seconds=10, output_bytes=10_000, disk_bytes=16 * 2**20)
 
@@ -86,3 +88,13 @@ def test_visible_path_and_cwd_are_host_paths(runner, spec, tmp_path):
     assert runner.visible_path(mount) == str(tmp_path)
     result = runner.run(spec("write_outside", "here.txt", mounts=(mount,), cwd="/out"))
     assert "here.txt: written" in result.log and (tmp_path / "here.txt").read_text() == "pwned"
+
+
+def test_the_live_channel_works_the_same_without_a_sandbox(runner, spec):
+
+    driver = Doubler()
+    result = runner.run(spec("channel_peer", "answer"), driver)
+    assert driver.answers == [0, 2, 4, 6, 8] and result.ok and result.channel_failure is None
+    stopped = runner.run(spec("channel_peer", "silent", limits=dataclasses.replace(LIMITS, wall_seconds=30)), Doubler())
+    assert stopped.termination is Termination.STOPPED
+    assert stopped.channel_failure.timed_out
