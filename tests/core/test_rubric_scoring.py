@@ -5,6 +5,7 @@ import pytest
 from grader.core.errors import SpecError
 from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.rubric import parse_rubric, score_rubric
+from grader.core.rubric.spec import Metric
 
 METRICS = CLASSIFICATION.metrics
 
@@ -226,3 +227,37 @@ def test_levels_that_resolve_the_wrong_way_are_a_staff_error_not_a_reward():
         f"{SOURCE}: criteria[0].full_at: full_at must be lower than zero_at, since parameter count is better when "
         "lower; here full_at is 5,291 (110% of the best reference, 4,810) and zero_at 5,000"
     )
+
+
+def test_fraction_of_the_way_from_the_runs_own_random_baseline_to_the_best_reference():
+    metrics = {"mean_return": Metric("mean_return", "Mean return", True, "{:.1f}", baseline="random")}
+    spec = parse_rubric(
+        {
+            "assignment": "cartpole",
+            "criteria": [
+                {
+                    "id": "ret",
+                    "title": "Mean return",
+                    "metric": "mean_return",
+                    "points": 10,
+                    "policy": "linear",
+                    "zero_at": {"relative_to": "best", "fraction": 0},
+                    "full_at": {"relative_to": "best", "fraction": 0.9},
+                }
+            ],
+        },
+        "rubrics/cartpole.yaml",
+        metrics,
+    )
+    references = {"keras": {"mean_return": 480.0}, "torch": {"mean_return": 500.0}}
+    run = {"mean_return": 214.0, "baselines": {"random": {"mean_return": -20.0}}}
+    result = score_rubric(spec, run, references).criteria[0]
+    # full at -20 + 0.9 * (500 - -20) = 448; 214 is half way from -20 to 448
+    assert result.points == 5
+    assert result.feedback == (
+        "Mean return 214.0 is between -20.0 (no points; 0% of the way from the random baseline, -20.0, to the best "
+        "reference, 500.0) and 448.0 (full points; 90% of the way from the random baseline, -20.0, to the best "
+        "reference, 500.0): 5/10."
+    )
+    with pytest.raises(SpecError, match="the submission's results have no random baseline for mean_return"):
+        score_rubric(spec, {"mean_return": 214.0}, references)

@@ -130,11 +130,15 @@ def test_references_needed():
             'criteria[0].full_at.relative_to: expected one of keras, torch, best, got "sklearn"',
         ),
         (0, "full_at: {relative_to: best, ratio: 0}", "criteria[0].full_at.ratio: expected a number > 0, got 0"),
-        (0, "full_at: {relative_to: best}", "criteria[0].full_at.ratio: missing; expected a number > 0"),
+        (
+            0,
+            "full_at: {relative_to: best}",
+            "criteria[0].full_at: needs exactly one of ratio (of the reference result) or fraction (of the way to it)",
+        ),
         (
             0,
             "full_at: {relative_to: best, ratio: 1, of: x}",
-            'criteria[0].full_at: unknown key "of"; allowed keys: ratio, relative_to',
+            'criteria[0].full_at: unknown key "of"; allowed keys: fraction, ratio, relative_to',
         ),
         (
             0,
@@ -272,3 +276,37 @@ def test_lower_is_better_rubric_relative_to_the_best_reference_parses():
         LOWER,
     )
     assert rubric.references_needed() == {"keras", "torch"}
+
+
+RETURNS = {"mean_return": Metric("mean_return", "Mean return", True, "{:.1f}", baseline="random")}
+
+
+def returns_rubric(level: dict) -> dict:
+    criterion = {"id": "ret", "title": "Return", "metric": "mean_return", "points": 10, "policy": "threshold"}
+    return {"assignment": "cartpole", "criteria": [{**criterion, "at_least": level}]}
+
+
+def test_a_ratio_of_returns_is_refused_with_the_fraction_to_write_instead():
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(returns_rubric({"relative_to": "best", "ratio": 0.9}), "rubrics/cartpole.yaml", RETURNS)
+    assert str(caught.value) == (
+        "rubrics/cartpole.yaml: criteria[0].at_least: mean_return can be negative, so a ratio of a reference result "
+        "means nothing; write {relative_to: best, fraction: 0.9} (90% of the way from the random baseline to the "
+        "reference) or a number"
+    )
+
+
+def test_a_fraction_of_the_way_needs_a_metric_with_a_baseline():
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(
+            lower_rubric({"policy": "threshold", "at_most": {"relative_to": "keras", "fraction": 0.5}}), "r.yaml", LOWER
+        )
+    assert (
+        "perplexity has no baseline to measure a fraction of the way from; write {relative_to: keras, ratio: 0.5}"
+        in str(caught.value)
+    )
+
+
+def test_a_fraction_of_the_way_from_the_baseline_parses_and_needs_the_references():
+    rubric = parse_rubric(returns_rubric({"relative_to": "torch", "fraction": 0.9}), "rubrics/cartpole.yaml", RETURNS)
+    assert rubric.references_needed() == {"torch"}

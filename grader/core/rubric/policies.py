@@ -38,14 +38,32 @@ class Relative:
     field: str = dataclasses.field(default="", compare=False)
 
 
-Level = Absolute | Relative
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """A level part of the way from the metric's baseline (a random policy, say) to a reference result.
+
+    For metrics whose values can be negative (returns), where a ratio means nothing:
+    fraction 0.9 of the way from a random policy's 20 to a reference's 500 is 452.
+    """
+
+    relative_to: str
+    fraction: float
+    field: str = dataclasses.field(default="", compare=False)
+
+
+Level = Absolute | Relative | Progress
 
 
 def parse_level(value: object, where: Where) -> Level:
-    """Read a level: a number, or {relative_to: keras|torch|best, ratio: r}."""
+    """Read a level: a number, {relative_to: keras|torch|best, ratio: r} or {relative_to: ..., fraction: f}."""
     if isinstance(value, dict):
-        section = Section(value, where, ("relative_to", "ratio"))
-        return Relative(section.choice("relative_to", REFERENCES), section.number("ratio", above=0), where.field)
+        section = Section(value, where, ("relative_to", "ratio", "fraction"))
+        relative_to = section.choice("relative_to", REFERENCES)
+        if ("ratio" in section) == ("fraction" in section):
+            raise where.error("needs exactly one of ratio (of the reference result) or fraction (of the way to it)")
+        if "fraction" in section:
+            return Progress(relative_to, section.number("fraction", minimum=0), where.field)
+        return Relative(relative_to, section.number("ratio", above=0), where.field)
     what = f"a number or {{relative_to: {'|'.join(REFERENCES)}, ratio: a number > 0}}"
     return Absolute(expect_number(value, where, what=what), where.field)
 
@@ -184,6 +202,10 @@ class Linear:
         elif isinstance(zero, Relative) and isinstance(full, Relative) and zero.relative_to == full.relative_to:
             shown = (f"ratio {zero.ratio:g}", f"ratio {full.ratio:g}")
             _check_run(zero.ratio, full.ratio, higher_is_better, name, where, shown)
+        elif isinstance(zero, Progress) and isinstance(full, Progress) and zero.relative_to == full.relative_to:
+            # a fraction further along the way is better in either direction
+            shown = (f"fraction {zero.fraction:g}", f"fraction {full.fraction:g}")
+            _check_run(zero.fraction, full.fraction, True, name, where, shown)
         # otherwise compared when scoring, once the reference results are known
 
     def score(self, measured: Measured, points: float) -> tuple[float, str]:

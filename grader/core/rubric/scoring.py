@@ -7,7 +7,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping
 
-from grader.core.rubric.policies import Absolute, Level, Measured, Relative, Resolved
+from grader.core.rubric.policies import Absolute, Level, Measured, Progress, Relative, Resolved
 from grader.core.rubric.spec import CriterionSpec, Metric, RubricSpec
 from grader.core.validate import Where
 
@@ -76,7 +76,7 @@ def _score_criterion(
         value,
         metric.format(value),
         metric.higher_is_better,
-        _resolver(metric, references, file),
+        _resolver(metric, metrics, references, file),
         file.source,
     )
     points, clause = criterion.policy.score(measured, criterion.points)
@@ -86,23 +86,41 @@ def _score_criterion(
 
 
 def _resolver(
-    metric: Metric, references: Mapping[str, Mapping[str, float]], file: Where
+    metric: Metric, metrics: Mapping[str, object], references: Mapping[str, Mapping[str, float]], file: Where
 ) -> Callable[[Level], Resolved]:
     """Return a function that turns a level into a number for this metric."""
 
     def resolve(level: Level) -> Resolved:
         if isinstance(level, Absolute):
             return Resolved(level.value, metric.format(level.value))
-        base = _reference_value(level, metric, references, Where(file.source, level.field))
+        where = Where(file.source, level.field)
+        base = _reference_value(level, metric, references, where)
+        reference = _REFERENCE_NAMES[level.relative_to]
+        if isinstance(level, Progress):
+            start = _baseline_value(metric, metrics, where)
+            value = start + level.fraction * (base - start)
+            origin = (
+                f"{level.fraction * 100:g}% of the way from the {metric.baseline} baseline, {metric.format(start)}, "
+                f"to {reference}, {metric.format(base)}"
+            )
+            return Resolved(value, metric.format(value), origin)
         value = level.ratio * base
-        origin = f"{level.ratio * 100:g}% of {_REFERENCE_NAMES[level.relative_to]}, {metric.format(base)}"
-        return Resolved(value, metric.format(value), origin)
+        return Resolved(value, metric.format(value), f"{level.ratio * 100:g}% of {reference}, {metric.format(base)}")
 
     return resolve
 
 
+def _baseline_value(metric: Metric, metrics: Mapping[str, object], where: Where) -> float:
+    """The metric's baseline measured in the same run (a random policy on the same episodes)."""
+    baselines = metrics.get("baselines")
+    found = baselines.get(metric.baseline) if isinstance(baselines, Mapping) else None
+    if not isinstance(found, Mapping):
+        raise where.error(f"the submission's results have no {metric.baseline} baseline for {metric.name}")
+    return _lookup(found, metric.name, where, f"the {metric.baseline} baseline's results")
+
+
 def _reference_value(
-    level: Relative, metric: Metric, references: Mapping[str, Mapping[str, float]], where: Where
+    level: Relative | Progress, metric: Metric, references: Mapping[str, Mapping[str, float]], where: Where
 ) -> float:
     """Return the reference result a relative level is a ratio of (best: the better of both)."""
     names = ("keras", "torch") if level.relative_to == "best" else (level.relative_to,)

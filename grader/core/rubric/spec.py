@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from grader.core.rubric.policies import POLICIES, Level, Policy, Relative
+from grader.core.rubric.policies import POLICIES, Absolute, Level, Policy, Progress, Relative
 from grader.core.validate import Section, Where
 
 _CRITERION_KEYS = frozenset({"id", "title", "metric", "points", "policy"})
@@ -24,6 +24,9 @@ class Metric:
     higher_is_better: bool
     pattern: str  # str.format pattern for values and levels
     relative: bool = True  # whether a threshold relative to a reference result makes sense
+    # The results a `fraction` level starts from, in the run's metrics["baselines"] (e.g. "random": a
+    # random policy on the same episodes); such metrics can be negative, so ratios of them are refused.
+    baseline: str | None = None
 
     def format(self, value: float) -> str:
         """Return value as a student reads it."""
@@ -58,7 +61,7 @@ class RubricSpec:
         """Return the reference solutions (keras, torch) whose results scoring needs."""
         needed: set[str] = set()
         for level in self._levels():
-            if isinstance(level, Relative):
+            if isinstance(level, (Relative, Progress)):
                 needed |= {"keras", "torch"} if level.relative_to == "best" else {level.relative_to}
         return needed
 
@@ -96,11 +99,7 @@ def _parse_criterion(value: object, where: Where, metrics: Mapping[str, Metric])
     policy = policy_class.parse(section, points)
     policy.check_direction(metric.higher_is_better, metric.name, where.source)
     for level in policy.levels():
-        if isinstance(level, Relative) and not metric.relative:
-            raise Where(where.source, level.field).error(
-                f"{metric.name} cannot be relative to a reference result ({metric.label.lower()} is compared "
-                "with fixed numbers only); write a number instead"
-            )
+        _check_level(level, metric, Where(where.source, level.field))
     return CriterionSpec(
         id=criterion_id,
         title=section.string("title"),
@@ -109,3 +108,25 @@ def _parse_criterion(value: object, where: Where, metrics: Mapping[str, Metric])
         policy=policy,
         definition=metric,
     )
+
+
+def _check_level(level: Level, metric: Metric, where: Where) -> None:
+    """Refuse a level of a kind the metric cannot be compared with."""
+    if isinstance(level, Absolute):
+        return
+    if not metric.relative:
+        raise where.error(
+            f"{metric.name} cannot be relative to a reference result ({metric.label.lower()} is compared "
+            "with fixed numbers only); write a number instead"
+        )
+    if isinstance(level, Relative) and metric.baseline:
+        raise where.error(
+            f"{metric.name} can be negative, so a ratio of a reference result means nothing; write "
+            f"{{relative_to: {level.relative_to}, fraction: 0.9}} (90% of the way from the {metric.baseline} "
+            "baseline to the reference) or a number"
+        )
+    if isinstance(level, Progress) and not metric.baseline:
+        raise where.error(
+            f"{metric.name} has no baseline to measure a fraction of the way from; write "
+            f"{{relative_to: {level.relative_to}, ratio: {level.fraction:g}}} or a number"
+        )
