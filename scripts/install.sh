@@ -24,8 +24,14 @@ command -v bwrap >/dev/null || missing+=(bubblewrap)
 ((with_test)) && ! command -v chromium >/dev/null && missing+=(chromium)  # browser tests (Playwright, executablePath)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Another apt (unattended upgrades, a second install) may hold the dpkg lock: wait for it, bounded.
+  lock_wait=${APT_LOCK_TIMEOUT:-600}
+  if fuser /var/lib/dpkg/lock-frontend /var/lib/apt/lists/lock >/dev/null 2>&1; then
+    echo "another apt is running; waiting up to ${lock_wait} s for its lock"
+  fi
+  apt_get() { as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$lock_wait" "$@"; }
+  apt_get update -qq
+  apt_get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if ((with_test)) && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
