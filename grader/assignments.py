@@ -83,7 +83,8 @@ def load_assignment_folder(folder: Path, rubric_path: Path) -> Assignment:
             )
     source = display_path(folder / "assignment.yaml")
     spec = parse_assignment(read_yaml(folder / "assignment.yaml"), source, slug)
-    resolve_options(spec.dataset, source)
+    if spec.dataset is not None:
+        resolve_options(spec.dataset, source)
     rubric = parse_rubric(read_yaml(rubric_path), display_path(rubric_path), spec.kind.metrics)
     if rubric.assignment != slug:
         raise SpecError(

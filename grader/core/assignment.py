@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from grader.core.errors import SpecError
-from grader.core.kinds import KINDS, PLANNED, TaskKind, TaskSpec
+from grader.core.kinds import KINDS, TaskKind, TaskSpec
 from grader.core.limits import Limits
 from grader.core.validate import SLUG, SLUG_RULE, Section, Where, describe, expect_choice, expect_list
 
@@ -62,7 +62,7 @@ class AssignmentSpec:
     topic: int
     task: str
     task_spec: TaskSpec  # the kind's own keys, parsed by the kind
-    dataset: DatasetSpec
+    dataset: DatasetSpec | None  # None: the kind uses none (rl)
     frameworks: tuple[str, ...]
     training: TrainingSpec
     limits: Limits
@@ -87,7 +87,7 @@ def parse_assignment(data: object, source: str, slug: str) -> AssignmentSpec:
         topic=_parse_topic(root),
         task=task,
         task_spec=kind.parse(root),
-        dataset=_parse_dataset(root.section("dataset", None)),
+        dataset=_parse_dataset(root, kind),
         frameworks=_parse_frameworks(root),
         training=_parse_training(
             root.section("training", ("epochs", "batch_size", "learning_rate", "seed"), optional=True)
@@ -104,14 +104,16 @@ def _parse_topic(root: Section) -> int:
 
 
 def _parse_task(root: Section) -> str:
-    task = root.get("task")
-    if task in PLANNED:
-        raise root.at("task").error(f'"{task}" assignments are not supported yet; supported: {", ".join(KINDS)}')
-    return expect_choice(task, root.at("task"), KINDS)
+    return expect_choice(root.get("task"), root.at("task"), KINDS)
 
 
-def _parse_dataset(section: Section) -> DatasetSpec:
+def _parse_dataset(root: Section, kind: TaskKind) -> DatasetSpec | None:
     """Read name and seed; every other key is an option of the named data set, checked against its declaration."""
+    if not kind.uses_dataset:
+        if "dataset" in root:
+            raise root.at("dataset").error(f"{kind.name} assignments have no data set; remove it")
+        return None
+    section = root.section("dataset", None)
     options = {}
     for key, value in section.data.items():
         if key in ("name", "seed"):

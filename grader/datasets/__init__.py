@@ -25,12 +25,13 @@ import numpy as np
 
 from grader.core.assignment import DatasetSpec
 from grader.core.validate import Where, expect_int, expect_number
-from grader.datasets import digits, sentiment, sequences, shapes, sklearn_digits
+from grader.datasets import digits, digits_generation, sentiment, sequences, shapes, sklearn_digits, word_chain
 from grader.datasets.source import DataParts, DataSource
 from grader.files import make_readable
 
 SOURCES: dict[str, DataSource] = {
-    module.SOURCE.name: module.SOURCE for module in (sklearn_digits, digits, shapes, sentiment, sequences)
+    module.SOURCE.name: module.SOURCE
+    for module in (sklearn_digits, digits, digits_generation, shapes, sentiment, sequences, word_chain)
 }
 _FORMAT = 2  # bump when the folder layout changes: prepared folders are rebuilt
 

@@ -93,7 +93,7 @@ def _train_keras(model, x, y, training):
 def _train_torch(model, x, y, training):
     torch = importlib.import_module("torch")
     model = _to_slot_device(model)
-    device = _torch_device(model)
+    device = torch_device(model)
     xs, ys = torch.as_tensor(x), torch.as_tensor(y)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=training["learning_rate"])
@@ -140,13 +140,13 @@ def _lightning():
 def _to_slot_device(model):
     """Move a torch model to the run's GPU when it has one (the slot's only visible GPU), else leave it."""
     torch = importlib.import_module("torch")
-    if torch.cuda.is_available() and _torch_device(model) == torch.device("cpu"):
+    if torch.cuda.is_available() and torch_device(model) == torch.device("cpu"):
         note(f"training on the GPU: {torch.cuda.get_device_name(0)}")
         return model.to("cuda")
     return model
 
 
-def _torch_device(model):
+def torch_device(model):
     torch = importlib.import_module("torch")
     try:
         return next(model.parameters()).device
@@ -212,7 +212,7 @@ def default_predict(model: Any, framework: str, x: np.ndarray, batch_size: int) 
         return model.predict(x, batch_size=batch_size, verbose=0)
     torch = importlib.import_module("torch")
     model.eval()
-    device = _torch_device(model)
+    device = torch_device(model)
     parts = []
     with torch.no_grad():
         for start in range(0, len(x), batch_size):

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import classification, frameworks, progress
+from . import classification, frameworks, generation, language_model, progress, rl
 from .protocol import (
     EXIT_HARNESS_ERROR,
     EXIT_OK,
@@ -33,7 +33,12 @@ from .protocol import (
 )
 from .report import SubmissionFailure, note
 
-KINDS = {"classification": classification}  # the sandbox side of each task kind (grader.core.kinds)
+KINDS = {
+    "classification": classification,
+    "language_model": language_model,
+    "generation": generation,
+    "rl": rl,
+}  # the sandbox side of each task kind (grader.core.kinds)
 
 
 def main(argv: list[str]) -> int:
@@ -119,16 +124,19 @@ class Run:
             raise SubmissionFailure("import", f"the submission does not define {signature}")
         return None
 
-    def check_framework(self, model: Any, what: str = "a Keras model, a torch.nn.Module or a LightningModule") -> str:
-        """The framework of what build_model returned, allowed by the assignment."""
+    def check_framework(
+        self,
+        model: Any,
+        what: str = "a Keras model, a torch.nn.Module or a LightningModule",
+        phase: str = "build_model",
+    ) -> str:
+        """The framework of what `phase` (build_model, build_agent) returned, allowed by the assignment."""
         framework = frameworks.detect(model)
         allowed = self.job[JOB_FRAMEWORKS]
         if framework is None:
-            raise SubmissionFailure("build_model", f"build_model returned a {type(model).__name__}, not {what}")
+            raise SubmissionFailure(phase, f"{phase} returned a {type(model).__name__}, not {what}")
         if framework not in allowed:
-            raise SubmissionFailure(
-                "build_model", f"this assignment accepts {', '.join(allowed)} models, not {framework}"
-            )
+            raise SubmissionFailure(phase, f"this assignment accepts {', '.join(allowed)} models, not {framework}")
         self.report["framework"] = framework
         note(f"framework: {framework}")
         frameworks.watch_training(framework)

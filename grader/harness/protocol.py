@@ -33,10 +33,12 @@ PHASES = {
     "start": "start-up",
     "import": "loading your code",
     "build_model": "build_model",
+    "build_agent": "build_agent",
     "train": "training",
     "predict": "prediction",
     "sample": "sampling",
     "generate": "generating sample text",
+    "act": "evaluation (act)",
     "save": "saving the outputs",
 }
 FINAL_PHASE = "save"  # a run that exits 0 in any other phase ended early

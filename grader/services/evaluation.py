@@ -32,6 +32,7 @@ from grader.gpu import Gpu, GpuMonitor
 from grader.harness import protocol
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
 from grader.services import outputs
+from grader.services.episodes import EpisodeDriver, episode_seeds, load_secret, random_episodes, replay
 from grader.services.submissions import PreparedSubmission, UploadLimits, prepare_submission
 
 log = logging.getLogger("grader.evaluation")
@@ -60,6 +61,7 @@ class Evaluator:
         self.upload_limits = upload_limits
         self.gpu = gpu  # runs are pinned to this GPU; None: CPU only
         self.live_output: Path | None = None  # the output folder of the run in progress
+        self.secret: bytes | None = None  # seeds the evaluation episodes of rl assignments (load_secret)
 
     def live_progress(self) -> dict[str, Any]:
         """What the run in progress says of itself (phase, epochs done); {} between runs."""
@@ -84,16 +86,19 @@ class Evaluator:
     def _run(self, prepared: PreparedSubmission, assignment: Assignment, workspace: Path) -> Evaluation:
         spec = assignment.spec
         source = f"assignments/{assignment.slug}/assignment.yaml"
-        dataset = prepare_dataset(spec.dataset, self.cache_dir, source)
-        public, hidden = dataset.arrays("public"), dataset.arrays("hidden")
-        spec.kind.check_data(spec.task_spec, public, hidden, Where(source, "dataset"))
+        dataset, public, hidden = None, {}, {}
+        if spec.dataset is not None:
+            dataset = prepare_dataset(spec.dataset, self.cache_dir, source)
+            public, hidden = dataset.arrays("public"), dataset.arrays("hidden")
+            spec.kind.check_data(spec.task_spec, public, hidden, Where(source, "dataset"))
         output, job_dir = workspace / "output", workspace / "job"
         output.mkdir()
         job_dir.mkdir()
         run_spec = self._run_spec(prepared, assignment, dataset, public, output, job_dir)
+        driver = self._driver(assignment) if spec.kind.live else None
         self.live_output = output
         try:
-            result, gpu_usage = self._run_measured(run_spec)
+            result, gpu_usage = self._run_measured(run_spec, driver)
         finally:
             self.live_output = None
         report = outputs.read_json(output / protocol.REPORT_FILE)
@@ -120,7 +125,11 @@ class Evaluator:
         scoring_started = time.perf_counter()
         try:
             produced = _load_outputs(spec.kind, spec.task_spec, output)
-            aids = Aids(documents(dataset), self._judge(spec.kind, dataset, spec.training.seed))
+            aids = Aids(
+                documents(dataset) if dataset else {},
+                self._judge(spec.kind, dataset, spec.training.seed),
+                self._played(assignment, driver),
+            )
             metrics = spec.kind.score(spec.task_spec, produced, {**public, **hidden}, aids)
         except BadOutput as exc:
             return _failure(
@@ -133,7 +142,7 @@ class Evaluator:
         return Evaluation(
             Outcome.OK,
             metrics,
-            "Your code ran and its predictions were scored.",
+            "Your code ran and its results were scored.",
             "ok",
             log_text,
             resources,
@@ -149,19 +158,42 @@ class Evaluator:
 
         return load_judge(dataset, self.cache_dir, seed)
 
-    def _run_measured(self, spec: RunSpec) -> tuple[RunResult, dict[str, Any] | None]:
+    def _driver(self, assignment: Assignment) -> EpisodeDriver:
+        """The trusted side of a live evaluation: grader's own episodes, with seeds the run cannot know."""
+        spec = assignment.spec
+        seeds = episode_seeds(self._secret(), assignment.slug, spec.task_spec.episodes)
+        return EpisodeDriver(spec.task_spec, seeds, ready_seconds=spec.limits.wall_seconds)
+
+    def _played(self, assignment: Assignment, driver: EpisodeDriver | None) -> dict[str, Any] | None:
+        """What the driver recorded, the random baseline on the same episodes, and episode 1 replayed."""
+        if driver is None:
+            return None
+        task = assignment.spec.task_spec
+        baseline = random_episodes(task, driver.seeds)
+        return {
+            "episodes": [episode.record() for episode in driver.episodes],
+            "random": [episode.record() for episode in baseline],
+            "replay": replay(task, driver.episodes[0]) if driver.episodes else {},
+        }
+
+    def _secret(self) -> bytes:
+        if self.secret is None:
+            self.secret = load_secret(self.cache_dir)
+        return self.secret
+
+    def _run_measured(self, spec: RunSpec, driver: EpisodeDriver | None) -> tuple[RunResult, dict[str, Any] | None]:
         """Run the spec; on a GPU, also record the device, its peak memory and utilisation."""
         if self.gpu is None:
-            return self.runner.run(spec), None
+            return self.runner.run(spec, driver), None
         with GpuMonitor(self.gpu) as monitor:
-            result = self.runner.run(spec)
+            result = self.runner.run(spec, driver)
         return result, monitor.summary()
 
     def _run_spec(
         self,
         prepared: PreparedSubmission,
         assignment: Assignment,
-        dataset: PreparedData,
+        dataset: PreparedData | None,
         public: dict,
         output: Path,
         job_dir: Path,
@@ -171,7 +203,7 @@ class Evaluator:
         harness = Mount(HARNESS_DIR, "/opt/grader/harness")
         mounts = {
             "submission": Mount(prepared.folder, "/submission"),
-            "data": Mount(dataset.public_dir, "/data"),
+            **({"data": Mount(dataset.public_dir, "/data")} if dataset else {}),
             "job": Mount(job_dir, "/job"),
             "output": Mount(output, "/output", writable=True),
         }
@@ -249,14 +281,14 @@ def _sandbox_env(seed: int, threads: int) -> dict[str, str]:
 
 
 def _environment(
-    assignment: Assignment, dataset: PreparedData, prepared: PreparedSubmission, report: dict
+    assignment: Assignment, dataset: PreparedData | None, prepared: PreparedSubmission, report: dict
 ) -> dict[str, Any]:
     """What the run ran with, for staff (values from the report are the run's own claims)."""
     keep = ("framework", "parameters", "versions", "seeds", "timings", "output_shapes")
     return {
         "assignment": assignment.slug,
         "submission_kind": prepared.kind,
-        "data_sha256": dataset.sha256,
+        "data_sha256": dataset.sha256 if dataset else None,
         **{key: report[key] for key in keep if key in report},
     }
 
@@ -300,6 +332,10 @@ def _run_failure(result: RunResult, report: dict, phase: str, assignment: Assign
     error = report.get("error")
     if result.exit_code == protocol.EXIT_SUBMISSION_ERROR and isinstance(error, dict):
         return Outcome.BAD_SUBMISSION, _describe_error(error, prepared), f"{staff}\n{error.get('detail', '')}"
+    if result.channel_failure is not None:  # the run broke the live evaluation's rules
+        failure = result.channel_failure
+        outcome = Outcome.TIMEOUT if failure.timed_out else Outcome.BAD_OUTPUT
+        return outcome, f"{failure.student_message} The evaluation was stopped.", f"{staff}\n{failure.staff_detail}"
     if result.exit_code != 0:
         return (
             Outcome.NONZERO_EXIT,

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import platform
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.assignments import REFERENCE_FRAMEWORKS, Assignment
 from grader.core.errors import InfrastructureError
 from grader.core.grading import Evaluation
+from grader.core.kinds import TaskKind
 from grader.core.outcomes import Outcome
 from grader.datasets import prepare_dataset
 from grader.db import transaction
@@ -42,6 +44,13 @@ def framework_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "absent"
     return found
+
+
+def scoring_code(kind: TaskKind) -> list[Path]:
+    """The trusted code that turns a run's outputs into metrics: the kind's module and the helpers kinds score with."""
+    package = Path(__file__).resolve().parent.parent
+    helpers = ("core/metrics.py", "core/next_tokens.py", "core/predictions.py", "judges.py", "services/episodes.py")
+    return [Path(sys.modules[type(kind).__module__].__file__), *(package / name for name in helpers)]
 
 
 class ReferenceResults:
@@ -92,8 +101,11 @@ class ReferenceResults:
         digest = hashlib.sha256()
         digest.update((assignment.folder / "assignment.yaml").read_bytes())
         digest.update(assignment.reference_path(framework).read_bytes())
-        digest.update(prepare_dataset(assignment.spec.dataset, self.cache_dir).sha256.encode())
+        if assignment.spec.dataset is not None:
+            digest.update(prepare_dataset(assignment.spec.dataset, self.cache_dir).sha256.encode())
         digest.update(json.dumps(framework_versions(), sort_keys=True).encode())
+        for path in scoring_code(assignment.spec.kind):  # a changed check, metric or judge measures anew
+            digest.update(path.read_bytes())
         return self.cache_dir / "references" / assignment.slug / f"{framework}-{digest.hexdigest()[:16]}.json"
 
 

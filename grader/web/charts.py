@@ -298,4 +298,11 @@ def per_class_accuracy(values: Sequence[float | None], labels: Sequence[str] | N
 
 def init_app(app: Any) -> None:
     """Let templates draw charts and find a submission's task kind (its feedback section)."""
-    app.jinja_env.globals.update(charts=sys.modules[__name__], task_kind=KINDS.get)
+    from grader.web import charts_generation, charts_rl
+
+    app.jinja_env.globals.update(
+        charts=sys.modules[__name__],
+        charts_generation=charts_generation,
+        charts_rl=charts_rl,
+        task_kind=KINDS.get,
+    )

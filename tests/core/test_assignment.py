@@ -150,9 +150,7 @@ def test_topics_cover_the_curriculum():
         ("title: '  '", "title: expected a non-empty text, got"),
         ("topic: 8", "topic: expected a curriculum topic from 1 to 7 (1 intro and basic models,"),
         ("topic: yes", "topic: expected a curriculum topic from 1 to 7 (1 intro and basic models, 2 training"),
-        ("task: rl", 'task: "rl" assignments are not supported yet; supported: classification'),
-        ("task: generation", 'task: "generation" assignments are not supported yet'),
-        ("task: regression", 'task: expected one of classification, got "regression"'),
+        ("task: regression", 'task: expected one of classification, language_model, generation, rl, got "regression"'),
         (
             "dataset: {name: Sklearn Digits}",
             'dataset.name: expected a name made of lowercase letters and digits, words joined by - or _ (like digits-mlp), got "Sklearn Digits"',

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from grader.core.kinds.base import Aids, TaskKind, TaskSpec
 from grader.core.kinds.classification import CLASSIFICATION
+from grader.core.kinds.generation import GENERATION
+from grader.core.kinds.language_model import LANGUAGE_MODEL
+from grader.core.kinds.rl import RL
 
-KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (CLASSIFICATION,)}
-PLANNED = ("language_model", "generation", "rl")  # in DESIGN.md; not gradable yet
+KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (CLASSIFICATION, LANGUAGE_MODEL, GENERATION, RL)}
 
 
 def kind_named(name: str) -> TaskKind:
@@ -25,4 +27,4 @@ def kind_named(name: str) -> TaskKind:
     return KINDS[name]
 
 
-__all__ = ["Aids", "KINDS", "PLANNED", "TaskKind", "TaskSpec", "kind_named"]
+__all__ = ["Aids", "KINDS", "TaskKind", "TaskSpec", "kind_named"]

@@ -23,6 +23,7 @@ class Aids:
 
     documents: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # the data set's (a vocabulary, say)
     judge: Any = None  # the trained judge network (grader.judges), for kinds that need one
+    live: Any = None  # what grader recorded while it drove the run over the live channel (kinds that are `live`)
 
 
 class TaskKind(abc.ABC):
@@ -35,6 +36,8 @@ class TaskKind(abc.ABC):
     summary_metrics: ClassVar[tuple[str, ...]]  # shown in one-line summaries (CLI, reference builds)
     feedback_template: ClassVar[str]  # the result page's section for this kind (grader/web/templates)
     needs_judge: ClassVar[bool] = False  # scoring needs grader's own judge network, trained on the data set
+    uses_dataset: ClassVar[bool] = True  # False: no `dataset` in assignment.yaml (an agent learns from its environment)
+    live: ClassVar[bool] = False  # evaluated over a live channel by a trusted driver (grader.services.episodes)
 
     @abc.abstractmethod
     def parse(self, root: Section) -> TaskSpec:
