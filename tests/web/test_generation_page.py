@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import io
 import json
 import re
-import struct
-import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from grader.db import transaction
@@ -53,22 +54,10 @@ def page_of(app, client, auth, accounts, result: dict) -> str:
 
 
 def decoded(data: bytes) -> list[list[int]]:
-    """The grey levels of an 8-bit greyscale PNG, checking its chunks' checksums on the way."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    position, chunks = 8, {}
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        tag, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
-        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
-        assert crc == zlib.crc32(tag + body), tag
-        chunks[tag] = body
-        position += 12 + length
-    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, colour) == (8, 0) and b"IEND" in chunks
-    raw = zlib.decompress(chunks[b"IDAT"])
-    rows = [raw[row * (width + 1) : (row + 1) * (width + 1)] for row in range(height)]
-    assert all(row[0] == 0 for row in rows)  # no filter
-    return [list(row[1:]) for row in rows]
+    """The grey levels of an 8-bit greyscale PNG (Pillow checks its chunks on the way)."""
+    image = Image.open(io.BytesIO(data), formats=["PNG"])
+    assert image.mode == "L"
+    return np.asarray(image).tolist()
 
 
 def test_a_sample_becomes_a_png_with_ink_dark_on_white():
