@@ -26,9 +26,11 @@ RUN pip install /tmp/grader-src && rm -rf /tmp/grader-src
 # The assignments and rubrics live beside the code; an installed package cannot find them by itself.
 COPY assignments /opt/grader/assignments
 COPY rubrics /opt/grader/rubrics
+# Cookies only over HTTPS: TLS ends at the reverse proxy in front (GRADER_SECURE_COOKIES=false to try it on plain HTTP).
 ENV GRADER_ASSIGNMENTS_DIR=/opt/grader/assignments \
     GRADER_RUBRICS_DIR=/opt/grader/rubrics \
     GRADER_DATA_DIR=/var/lib/grader/data \
+    GRADER_SECURE_COOKIES=true \
     WEB_CONCURRENCY=4
 
 # An unprivileged user of its own; the uploads volume is made its own here, so a fresh

@@ -135,8 +135,9 @@ def _store_references(settings: Settings, slug: str, built: dict[str, dict[str, 
 def serve_command(host: str, port: int, debug: bool) -> None:
     """Serve the web app with Flask's development server (production: gunicorn)."""
     from grader.web import create_app
+    from grader.web.headers import SiteRequestHandler
 
-    create_app(load_settings()).run(host=host, port=port, debug=debug)
+    create_app(load_settings()).run(host=host, port=port, debug=debug, request_handler=SiteRequestHandler)
 
 
 @main.group("users")
@@ -381,10 +382,13 @@ def _demo_server(settings: Settings, listener, host: str, port: int):  # noqa: A
     from werkzeug.serving import make_server
 
     from grader.web import create_app
+    from grader.web.headers import SiteRequestHandler
 
     if not log.isEnabledFor(logging.INFO):  # without -v, no line per request (pages poll every 2 s)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    return make_server(host, port, create_app(settings), threaded=True, fd=listener.fileno())
+    return make_server(
+        host, port, create_app(settings), threaded=True, fd=listener.fileno(), request_handler=SiteRequestHandler
+    )
 
 
 def _serve_until_stopped(server, worker, log_path: Path) -> int:  # noqa: ANN001

@@ -37,6 +37,14 @@ class Settings:
     sweep_seconds: float = 30.0  # how often each worker sweeps for stuck submissions
     retry_seconds: float = 10.0  # wait after an infrastructure failure before the next attempt
     log_format: str = "text"  # "text" (submission=<id> in the line) or "json" (one object per line)
+    session_hours: float = 12.0  # a login lasts this long at most; logout, a password change or staff end it sooner
+    secure_cookies: bool = False  # send cookies over HTTPS only (on in docker/, where TLS ends at a proxy)
+    proxy_hops: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are trusted (docker/: 1)
+    login_account_limit: int = 10  # failed logins per account within the window before refusals
+    login_address_limit: int = 50  # failed logins per client address within the window before refusals
+    login_window_seconds: float = 900.0
+    upload_checks_at_once: int = 4  # uploads unpacked for checking at once on one machine (the rest wait)
+    upload_check_wait_seconds: float = 10.0  # the longest an upload waits for that; then 503, try again
 
     @property
     def task_time_limit(self) -> float:
@@ -106,7 +114,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sweep_seconds=float(env.get("GRADER_SWEEP_SECONDS", 30)),
         retry_seconds=float(env.get("GRADER_RETRY_SECONDS", 10)),
         log_format=_log_format(env.get("GRADER_LOG_FORMAT", "text")),
+        session_hours=float(env.get("GRADER_SESSION_HOURS", 12)),
+        secure_cookies=_flag("GRADER_SECURE_COOKIES", env.get("GRADER_SECURE_COOKIES", "false")),
+        proxy_hops=int(env.get("GRADER_PROXY_HOPS", 0)),
+        login_account_limit=int(env.get("GRADER_LOGIN_ACCOUNT_LIMIT", 10)),
+        login_address_limit=int(env.get("GRADER_LOGIN_ADDRESS_LIMIT", 50)),
+        login_window_seconds=float(env.get("GRADER_LOGIN_WINDOW_SECONDS", 900)),
+        upload_checks_at_once=int(env.get("GRADER_UPLOAD_CHECKS_AT_ONCE", 4)),
+        upload_check_wait_seconds=float(env.get("GRADER_UPLOAD_CHECK_WAIT_SECONDS", 10)),
     )
+
+
+def _flag(name: str, value: str) -> bool:
+    """Read a yes/no setting: true/false, yes/no, on/off or 1/0 (any case); anything else stops the start."""
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{name} must be true or false, not {value!r}")
 
 
 def _log_format(value: str) -> str:

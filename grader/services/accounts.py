@@ -1,18 +1,25 @@
-"""Accounts: users with hashed passwords and API tokens stored only as sha256."""
+"""Accounts: users with hashed passwords, login sessions and API tokens, the last two stored only as sha256.
+
+A login session is a row the site's cookie points at: deleting it ends the
+login wherever the cookie went. Logout deletes one; a password change and a
+staff member's revocation delete all of a user's.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from grader.models import ApiToken, Role, User, utcnow
+from grader.models import ApiToken, LoginSession, Role, User, utcnow
 
 TOKEN_USE_PRECISION = dt.timedelta(minutes=1)
+MIN_PASSWORD_LENGTH = 8  # for passwords users choose themselves (staff-made ones follow the roster)
 
 
 class AccountError(ValueError):
@@ -45,11 +52,63 @@ def find_user(session: Session, email: str) -> User | None:
 
 
 def verify_password(session: Session, email: str, password: str) -> User | None:
-    """Return the user if the password matches, else None."""
+    """Return the user if the password matches, else None.
+
+    An unknown email costs one password hash too, so the answer's timing does
+    not tell which emails have accounts.
+    """
     user = find_user(session, email)
-    if user is None or not check_password_hash(user.password_hash, password):
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
         return None
-    return user
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash made the way real ones are, to check unknown emails against."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def change_password(session: Session, user: User, new_password: str) -> None:
+    """Set a new password and end every login session of the user; AccountError if it is too short."""
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the new password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(new_password)
+    end_all_sessions(session, user.id)
+
+
+def start_session(session: Session, user: User, lifetime: dt.timedelta) -> str:
+    """Open a login session for `user` lasting `lifetime`; return its token (kept only in the cookie)."""
+    now = utcnow()
+    session.execute(delete(LoginSession).where(LoginSession.expires_at < now))  # keep the table small
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=now + lifetime))
+    session.flush()
+    return token
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    """Return the user of a live login session, or None (unknown, ended or expired)."""
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_token(token)))
+    if row is None or as_utc(row.expires_at) <= utcnow():
+        return None
+    return session.get(User, row.user_id)
+
+
+def end_session(session: Session, token: str) -> None:
+    """End one login session (logout)."""
+    session.execute(delete(LoginSession).where(LoginSession.token_hash == hash_token(token)))
+
+
+def end_all_sessions(session: Session, user_id: int) -> int:
+    """End every login session of a user; return how many there were."""
+    return session.execute(delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes; they were stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def hash_token(token: str) -> str:
@@ -74,6 +133,6 @@ def user_for_token(session: Session, token: str) -> User | None:
         return None
     now = utcnow()
     last = row.last_used_at
-    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=now.tzinfo)) > TOKEN_USE_PRECISION:
+    if last is None or now - as_utc(last) > TOKEN_USE_PRECISION:
         row.last_used_at = now  # at most one write a minute per token, so polling stays read-only
     return row.user

@@ -22,6 +22,9 @@ ENTRY = "submission.py"
 ACCEPTED = ".py, .zip or .ipynb"
 ZIP_JUNK = ("__MACOSX/", ".DS_Store")
 KEPT_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
+MAX_NAME_BYTES = 255  # a file or folder name, as Linux allows
+MAX_PATH_BYTES = 1024  # a whole entry name
+JSON_TYPES = {int: "a number", float: "a number", bool: "true or false", type(None): "null", dict: "an object"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +34,8 @@ class UploadLimits:
     max_bytes: int = 10 * 1024**2
     max_zip_entries: int = 500
     max_expanded_bytes: int = 50 * 1024**2
+    max_expansion_ratio: int = 100  # code compresses a few times; far more is padding or a zip bomb
+    ratio_free_bytes: int = 1024**2  # archives that expand to less than this may compress as well as they like
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +104,7 @@ def _extract_zip(data: bytes, folder: Path, limits: UploadLimits) -> PreparedSub
         raise BadSubmission(
             "The .zip file is damaged or not a zip archive: create it again and upload it.", f"zip: {exc}"
         ) from None
-    _check_zip_entries(entries, limits)
+    _check_zip_entries(entries, limits, len(data))
     files = [e for e in entries if not e.is_dir()]
     remaining = limits.max_expanded_bytes
     try:
@@ -114,26 +119,64 @@ def _extract_zip(data: bytes, folder: Path, limits: UploadLimits) -> PreparedSub
     return PreparedSubmission(folder, "zip", (f"zip: extracted {len(files)} files",))
 
 
-def _check_zip_entries(entries: list[zipfile.ZipInfo], limits: UploadLimits) -> None:
+def _check_zip_entries(entries: list[zipfile.ZipInfo], limits: UploadLimits, packed_bytes: int) -> None:
     """Refuse unsafe or unusable archives before extracting anything."""
     if len(entries) > limits.max_zip_entries:
         raise BadSubmission(
             f"The .zip holds {len(entries)} entries; at most {limits.max_zip_entries} are allowed. Include only your code."
         )
-    names = set()
     for entry in entries:
         _check_zip_name(entry)
-        if entry.filename.rstrip("/") in names:
-            raise BadSubmission(f"The .zip holds {entry.filename!r} twice: create it again with each file once.")
-        names.add(entry.filename.rstrip("/"))
-    if sum(e.file_size for e in entries) > limits.max_expanded_bytes:
+    _check_expansion(sum(e.file_size for e in entries), packed_bytes, limits)
+    files, folders = _zip_layout(entries)
+    if ENTRY not in files:
+        if ENTRY in folders:
+            raise BadSubmission(f"The .zip's {ENTRY} is a folder: {ENTRY} must be the file with your code.")
+        nested = sorted(n for n in files if PurePosixPath(n).name == ENTRY)
+        hint = f" It has {nested[0]}: zip the files inside the folder, not the folder." if nested else ""
+        raise BadSubmission(f"The .zip has no {ENTRY} at its root.{hint}")
+
+
+def _check_expansion(expanded: int, packed: int, limits: UploadLimits) -> None:
+    """Refuse an archive by the sizes its directory declares, before a byte is written.
+
+    The declared sizes are binding: zipfile stops reading an entry at its
+    declared size and fails the CRC if the data says otherwise.
+    """
+    if expanded > limits.max_expanded_bytes:
         raise BadSubmission(
             f"The .zip expands to more than {limits.max_expanded_bytes // 1024**2} MiB. Include only your code."
         )
-    if ENTRY not in names:
-        nested = sorted(n for n in names if PurePosixPath(n).name == ENTRY)
-        hint = f" It has {nested[0]}: zip the files inside the folder, not the folder." if nested else ""
-        raise BadSubmission(f"The .zip has no {ENTRY} at its root.{hint}")
+    if expanded > max(limits.ratio_free_bytes, limits.max_expansion_ratio * packed):
+        raise BadSubmission(
+            f"The .zip expands to {expanded / 1024**2:.1f} MiB from {packed / 1024:.0f} KiB, more than "
+            f"{limits.max_expansion_ratio} times its size; such archives are refused. Include only your code."
+        )
+
+
+def _zip_layout(entries: list[zipfile.ZipInfo]) -> tuple[set[str], set[str]]:
+    """Return the archive's file and folder paths as they land on disk; refuse any that would collide there.
+
+    `./submission.py` and `submission.py` are the same file; a file `a` and an
+    entry `a/b` need `a` to be both a file and a folder.
+    """
+    files: set[str] = set()
+    folders: set[str] = set()
+    for entry in entries:
+        path = "/".join(PurePosixPath(entry.filename).parts)  # drops "." parts and doubled slashes
+        if not path:
+            continue  # "./": the root itself
+        if path in files or path in folders:
+            if (path in folders) == entry.is_dir():
+                raise BadSubmission(f"The .zip holds {path!r} twice: create it again with each file once.")
+            raise BadSubmission(f"The .zip has both a file and a folder named {path!r}: rename one of them.")
+        (folders if entry.is_dir() else files).add(path)
+    for path in files | folders:
+        parts = path.split("/")
+        clash = next((p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p in files), None)
+        if clash is not None:
+            raise BadSubmission(f"The .zip has both a file and a folder named {clash!r}: rename one of them.")
+    return files, folders
 
 
 def _check_zip_name(entry: zipfile.ZipInfo) -> None:
@@ -148,6 +191,13 @@ def _check_zip_name(entry: zipfile.ZipInfo) -> None:
         raise BadSubmission(f"The .zip entry {name[:80]!r} is a link or special file; include only regular files.")
     if entry.flag_bits & 0x1:
         raise BadSubmission(f"The .zip entry {name[:80]!r} is encrypted; upload an archive without a password.")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in path.parts) or len(name.encode()) > MAX_PATH_BYTES:
+        raise BadSubmission(
+            f"The .zip entry {name[:40]!r}... has too long a name: at most {MAX_NAME_BYTES} bytes a file or "
+            f"folder name and {MAX_PATH_BYTES} in all. Rename it."
+        )
+    if not entry.is_dir() and name.rsplit("/", 1)[-1] == ".":
+        raise BadSubmission(f"The .zip entry {name[:80]!r} is not a file name; create the archive again.")
 
 
 def _extract_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, folder: Path, remaining: int) -> int:
@@ -176,8 +226,14 @@ def _convert_notebook(data: bytes, folder: Path) -> PreparedSubmission:
     cells: list[tuple[int, int]] = []
     notes: list[str] = []
     for number, cell in enumerate(notebook.cells, start=1):
-        if cell.cell_type != "code":
+        if cell.get("cell_type") != "code":
             continue
+        if not isinstance(cell.get("source"), str):
+            found = JSON_TYPES.get(type(cell.get("source")), "not text")
+            raise BadSubmission(
+                f"The notebook's cell {number} is broken: its source is {found}, not text. "
+                "Save the notebook again from Jupyter (File > Save) and upload the .ipynb file."
+            )
         kept = _code_lines(cell.source, number, notes)
         cells.append((len(lines) + 1, number))
         lines.extend(kept + [""])

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.config import Settings
-from grader.core.errors import BadSubmission, SpecError
+from grader.core.errors import BadSubmission, InfrastructureError, SpecError
 from grader.core.policy import Extension as ExtensionSpec
 from grader.core.policy import check_acceptance
 from grader.db import transaction
@@ -20,6 +24,8 @@ from grader.services.course_grades import course_timezone
 from grader.services.queue import GradingQueue
 from grader.services.submissions import UploadLimits, prepare_submission
 from grader.storage import BlobStore
+
+BUSY = "The grader could not check your upload just now; nothing was stored. Try again in a minute."
 
 
 def accept_upload(
@@ -43,7 +49,15 @@ def accept_upload(
     with sessions() as session:
         assignment_id = _open_assignment_id(session, assignment_slug)
         check_on_time(session, assignment_id, user_id, utcnow(), settings)
-    check_whole(filename, data, UploadLimits(max_bytes=settings.upload_max_bytes), settings.run_dir)
+    limits = UploadLimits(max_bytes=settings.upload_max_bytes)
+    check_whole(
+        filename,
+        data,
+        limits,
+        settings.run_dir,
+        at_once=settings.upload_checks_at_once,
+        wait_seconds=settings.upload_check_wait_seconds,
+    )
     sha = store.put(data)
     now = utcnow()
     with transaction(sessions) as session:
@@ -99,11 +113,46 @@ def check_on_time(session: Session, assignment_id: int, user_id: int, now: dt.da
         raise BadSubmission(acceptance.student_message, f"assignment {assignment.slug}: {acceptance.staff_detail}")
 
 
-def check_whole(filename: str, data: bytes, limits: UploadLimits, scratch: Path) -> None:
-    """Run every check grading will run (zip safety, notebook conversion) in a throwaway folder."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="upload-", dir=scratch) as folder:
-        prepare_submission(filename, data, Path(folder), limits)
+def check_whole(
+    filename: str, data: bytes, limits: UploadLimits, scratch: Path, *, at_once: int, wait_seconds: float
+) -> None:
+    """Run every check grading will run (zip safety, notebook conversion) in a throwaway folder.
+
+    At most `at_once` uploads are unpacked at a time on this machine, so
+    concurrent uploads cannot fill the scratch space (a tmpfs, in memory).
+    """
+    with (
+        unpacking_slot(scratch, at_once, wait_seconds),
+        tempfile.TemporaryDirectory(prefix="upload-", dir=scratch) as folder,
+    ):
+        try:
+            prepare_submission(filename, data, Path(folder), limits)
+        except OSError as exc:  # the checks refuse every name a disk could not take: this one is ours
+            raise InfrastructureError(f"checking upload {filename!r}: {exc}", BUSY) from None
+
+
+@contextlib.contextmanager
+def unpacking_slot(scratch: Path, slots: int, wait_seconds: float) -> Iterator[None]:
+    """Hold one of `slots` slots to unpack an upload in; InfrastructureError if none frees up in `wait_seconds`.
+
+    A slot is an flock on a file in scratch: every web process of the machine
+    shares them, and the kernel frees the slot of a process that died.
+    """
+    folder = scratch / "upload-slots"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for number in range(max(1, slots)):
+            with open(folder / f"{number}.lock", "a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                yield  # closing the file releases the lock
+                return
+        if time.monotonic() >= deadline:
+            raise InfrastructureError(f"all {slots} upload-check slots stayed busy for {wait_seconds:g} s", BUSY)
+        time.sleep(0.05)
 
 
 def _base_name(filename: str) -> str:

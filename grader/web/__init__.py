@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from grader import logs
 from grader.config import Settings, load_settings
@@ -19,7 +22,7 @@ MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 def create_app(
     settings: Settings | None = None, *, queue: Any = None, test_config: dict[str, Any] | None = None
 ) -> Flask:
-    """Build the app: database, accounts, CSRF and the blueprints."""
+    """Build the app: database, accounts, CSRF, security headers and the blueprints."""
     from grader.web import (
         api,
         auth,
@@ -28,6 +31,7 @@ def create_app(
         errors,
         gradebook,
         grades,
+        headers,
         health,
         instructor,
         review,
@@ -37,23 +41,45 @@ def create_app(
     )
 
     settings = settings or load_settings()
+    make_private(settings.data_dir)
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or _stored_secret_key(settings.data_dir),
         MAX_CONTENT_LENGTH=settings.upload_max_bytes + MULTIPART_SLACK,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_hours),  # also how long a signature holds
         GRADER_SETTINGS=settings,
     )
     if test_config:
         app.config.from_mapping(test_config)
+    if settings.proxy_hops:  # the client's address and scheme as the proxies in front saw them
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     logs.init_app(app, settings.log_format)
     database.init_app(app, settings)
     services.init_app(app, settings, queue)
     auth.init_app(app)
-    for module in (errors, health, api, student, staff, review, grades, gradebook, instructor, charts):
+    for module in (errors, headers, health, api, student, staff, review, grades, gradebook, instructor, charts):
         module.init_app(app)
     return app
+
+
+def make_private(data_dir: Path) -> None:
+    """Make data_dir (the database, uploads, keys, logs) the service user's alone: the folder 0700, its files 0600.
+
+    Other processes (the CLI, a worker) may have created it first with the
+    usual 0755/0644; nothing else on the machine needs to read it.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (data_dir, *data_dir.iterdir()):
+        info = path.lstat()
+        if info.st_uid != os.geteuid() or stat.S_ISLNK(info.st_mode):
+            continue  # not ours to change (a mounted volume's other files)
+        private = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(info.st_mode) & private)
 
 
 def _stored_secret_key(data_dir: Path) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 
-from grader.core.errors import BadSubmission, SpecError
+from grader.core.errors import BadSubmission, InfrastructureError, SpecError
 from grader.services.accounts import user_for_token
 from grader.web import services
 from grader.web.auth import csrf
 from grader.web.database import get_session
-from grader.web.errors import error, too_large_message
+from grader.web.errors import RETRY_AFTER_BUSY, error, too_large_message
 from grader.web.present import assignment_json, submission_json
 from grader.web.queries import published_assignments, visible_submission
 
@@ -58,6 +58,10 @@ def submit() -> Any:
         )
     except BadSubmission as exc:
         return error(exc.student_message, 400)
+    except InfrastructureError as exc:  # ours (busy, a full disk): nothing stored, worth a retry
+        current_app.logger.warning("upload not checked: %s", exc.staff_detail)
+        response, status = error(exc.student_message, 503)
+        return response, status, {"Retry-After": str(RETRY_AFTER_BUSY)}
     return jsonify(id=submission_id), 202
 
 

@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from grader.web import services
 
+RETRY_AFTER_BUSY = 30  # seconds: when to send again an upload refused because our side could not check it
+
 
 def init_app(app: Flask) -> None:
     """Register the HTTP error handler."""

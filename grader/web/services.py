@@ -53,7 +53,9 @@ def store() -> Any:
     if ext.get("grader.store") is None:
         from grader.storage import BlobStore
 
-        ext["grader.store"] = BlobStore(settings().data_dir / "blobs")
+        root = settings().data_dir / "blobs"
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)  # students' code: the service user's alone
+        ext["grader.store"] = BlobStore(root)
     return ext["grader.store"]
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from grader.core.errors import BadSubmission
+from grader.core.errors import BadSubmission, InfrastructureError
 from grader.web import services
 from grader.web.auth import user_row
 from grader.web.database import get_session
-from grader.web.errors import too_large_message
+from grader.web.errors import RETRY_AFTER_BUSY, too_large_message
 from grader.web.feedback import FULL, Feedback, course_timezone, student_feedback
 from grader.web.present import submission_json
 from grader.web.queries import own_submissions, published_assignments, visible_submission
@@ -54,6 +54,10 @@ def submit(slug: str) -> Any:
         )
     except BadSubmission as exc:
         return render_assignments({slug: exc.student_message}, 400)
+    except InfrastructureError as exc:  # ours (busy, a full disk): nothing stored, worth a retry
+        current_app.logger.warning("upload not checked: %s", exc.staff_detail)
+        page, _ = render_assignments({slug: exc.student_message}, 503)
+        return page, 503, {"Retry-After": str(RETRY_AFTER_BUSY)}
     return redirect(url_for("student.submission", submission_id=sid))
 
 
@@ -101,5 +105,5 @@ def submission_status(submission_id: int) -> Any:
 @bp.get("/submissions/<int:submission_id>/log")
 @login_required
 def submission_log(submission_id: int) -> Any:
-    """Return the run's captured output as plain text."""
-    return Response(_visible(submission_id)["log"] or "", mimetype="text/plain")
+    """Return the run's captured output as plain text (never sniffed or run as anything else: see headers.py)."""
+    return Response(_visible(submission_id)["log"] or "", content_type="text/plain; charset=utf-8")

@@ -30,7 +30,7 @@ def test_upgrade_creates_the_tables_and_twice_is_a_no_op(kind, tmp_path, monkeyp
             assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
             with engine.connect() as connection:
                 versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == [head_revision()] == ["0004"]
+            assert versions == [head_revision()] == ["0005"]
             for table in Base.metadata.tables:
                 columns = {c["name"] for c in inspect(engine).get_columns(table)}
                 assert columns == set(Base.metadata.tables[table].columns.keys())
@@ -114,5 +114,39 @@ def test_task_kind_migration_records_classification_for_existing_assignments(kin
                 assert connection.execute(text("SELECT task FROM assignments")).scalar_one() == "classification"
             command.downgrade(alembic_config(url), "0003")
             assert "task" not in {column["name"] for column in inspect(engine).get_columns("assignments")}
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_login_security_migration_adds_sessions_and_failures_and_downgrades(kind, tmp_path):
+    """0004 -> 0005: login sessions (ended with their user) and the throttle's failures; the downgrade drops them."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url, "0004")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, name, role, password_hash) VALUES (1, 'a@x.org', '', 'student', 'x')"
+                    )
+                )
+            upgrade(url)
+            with engine.begin() as connection:
+                if kind == "sqlite":
+                    connection.execute(text("PRAGMA foreign_keys=ON"))
+                connection.execute(
+                    text(
+                        "INSERT INTO login_sessions (user_id, token_hash, created_at, expires_at)"
+                        " VALUES (1, 'ab', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    )
+                )
+                connection.execute(text("INSERT INTO login_failures (key, at) VALUES ('cd', CURRENT_TIMESTAMP)"))
+                connection.execute(text("DELETE FROM users WHERE id = 1"))
+                assert connection.execute(text("SELECT count(*) FROM login_sessions")).scalar_one() == 0
+            indexes = {index["name"] for index in inspect(engine).get_indexes("login_failures")}
+            assert "ix_login_failures_key_at" in indexes
+            command.downgrade(alembic_config(url), "0004")
+            assert not {"login_sessions", "login_failures"} & set(inspect(engine).get_table_names())
         finally:
             engine.dispose()
