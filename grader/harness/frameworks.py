@@ -225,6 +225,8 @@ def default_predict(model: Any, framework: str, x: np.ndarray, batch_size: int) 
 
 def to_numpy(value: Any) -> np.ndarray:
     """Turn a framework tensor, a list or an array into a NumPy array."""
+    if isinstance(value, (list, tuple)):  # element by element: NumPy would convert tensors that need grad, warning
+        return np.asarray([to_numpy(item) for item in value])
     if hasattr(value, "detach"):  # torch
         value = value.detach().cpu().numpy()
     elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tensorflow

@@ -56,6 +56,8 @@ def report_epoch(epoch: int, loss: float | None = None, *, epochs: int | None = 
 def _number(value: Any) -> float | None:
     """A finite float from a Python, NumPy or framework scalar; None otherwise."""
     try:
+        if hasattr(value, "detach"):  # a torch loss that still needs grad: .item() alone would warn
+            value = value.detach()
         if hasattr(value, "item"):
             value = value.item()
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
