@@ -43,7 +43,15 @@ def run(run: Any, module: Any, data: dict[str, np.ndarray]) -> None:
     if trained is not None:
         agent = trained
     policy = act or network_act(framework)
-    run.call("act", serve, RunChannel.inherited(), policy, agent, probe.observation_space)
+    try:
+        run.call("act", serve, RunChannel.inherited(), policy, agent, probe.observation_space)
+    except SubmissionFailure as failure:
+        if act is None and np.ndim(probe.observation_space.sample()) == 0:
+            failure.message += (
+                f". Without an act(agent, observation), your network is given the observation as it is: one "
+                f"number ({probe.observation_space}); define act to encode it (one-hot, say) and pick the action"
+            )
+        raise
     run.enter(FINAL_PHASE)
 
 
@@ -87,7 +95,8 @@ def network_act(framework: str | None) -> Any:
     if framework == frameworks.KERAS:
 
         def keras_act(model: Any, observation: np.ndarray) -> int:
-            output = model(observation[None].astype(np.float32), training=False)
+            # predict_on_batch: 0.3 ms a step, against 1.2 ms for model(x) and 50 ms for predict
+            output = model.predict_on_batch(observation[None].astype(np.float32))
             if isinstance(output, (tuple, list)):
                 output = output[0]
             return int(np.argmax(frameworks.to_numpy(output)[0]))

@@ -35,16 +35,18 @@ log = logging.getLogger("grader.sandbox")
 
 _HEADER = struct.Struct(">I")
 assert _HEADER.size == FRAME_HEADER_BYTES
+CLOSED_GRACE = 3.0  # seconds a run whose end of the channel closed may take to exit on its own
 
 
 class ChannelFailure(Exception):
     """The sandboxed end broke the channel's rules; the submission's failure, not ours."""
 
-    def __init__(self, student_message: str, staff_detail: str, timed_out: bool = False):
+    def __init__(self, student_message: str, staff_detail: str, timed_out: bool = False, closed: bool = False):
         super().__init__(student_message)
         self.student_message = student_message
         self.staff_detail = staff_detail
         self.timed_out = timed_out  # no answer within the step limit
+        self.closed = closed  # the run's end closed: it may be exiting with an error of its own to report
 
 
 class Channel:
@@ -123,7 +125,9 @@ def _parse(data: bytes) -> dict[str, Any]:
 
 
 def _closed(detail: str) -> ChannelFailure:
-    return ChannelFailure("Your code closed grader's channel before the evaluation ended (or the run ended).", detail)
+    return ChannelFailure(
+        "Your code closed grader's channel before the evaluation ended (or the run ended).", detail, closed=True
+    )
 
 
 def _silent(timeout: float) -> ChannelFailure:
@@ -155,6 +159,7 @@ class LiveChannel:
         self.failure: ChannelFailure | None = None  # the run broke the channel's rules
         self.error: BaseException | None = None  # the driver itself broke: ours
         self._done = threading.Event()
+        self._ended = 0.0  # when the driver returned (monotonic)
         self._thread = threading.Thread(target=self._drive, name="grader-channel-driver", daemon=True)
 
     def env(self) -> dict[str, str]:
@@ -176,11 +181,21 @@ class LiveChannel:
             log.exception("the channel driver failed")
             self.error = exc
         finally:
+            self._ended = time.monotonic()
             self._done.set()
 
     def must_stop(self) -> bool:
-        """Whether the run should be ended now: the driver failed, or the run broke the rules."""
-        return self._done.is_set() and (self.failure is not None or self.error is not None)
+        """Whether the run should be ended now: the driver failed, or the run broke the rules.
+
+        A run whose end closed gets CLOSED_GRACE seconds to exit by itself first: a
+        harness whose student code raised closes the channel as it unwinds, then writes
+        the error the student should read.
+        """
+        if not self._done.is_set() or (self.failure is None and self.error is None):
+            return False
+        if self.failure is not None and self.failure.closed:
+            return time.monotonic() - self._ended >= CLOSED_GRACE
+        return True
 
     def close(self, timeout: float) -> None:
         """After the run is dead: close our end (ending any wait) and join the driver."""

@@ -77,3 +77,56 @@ def test_a_student_watches_an_upload_turn_to_scored(stack, browser, tmp_path_fac
     assert page.evaluate("performance.getEntriesByType('resource').every(e => e.name.startsWith(location.origin))")
     page.screenshot(path=str(artifacts / "result-page.png"), full_page=True)
     page.close()
+
+
+# (assignment, fixture) -> the feedback each task kind adds to the result page
+KIND_PAGES = {
+    ("char-lm-quick", "passes_keras.py"): (
+        "Against the baselines",
+        "table",
+        "Bigram: the next character given the last one",
+    ),
+    ("digits-generate-quick", "passes_torch.py"): ("Your samples", "img", "label 0, "),
+    ("cartpole-quick", "random_policy.py"): (
+        "Return of each episode",
+        "img",
+        "Return of each of 10 evaluation episodes",
+    ),
+}
+
+
+@pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+def test_each_task_kind_shows_its_feedback_without_breaking_the_page_s_policy(stack, browser, tmp_path_factory):
+    from playwright.sync_api import expect
+
+    from tests.e2e.conftest import FIXTURES, upload, wait_final
+
+    artifacts = tmp_path_factory.mktemp("kinds")
+    ids = {
+        key: upload(stack.url, stack.token, FIXTURES / "submissions" / key[0].removesuffix("-quick") / key[1], key[0])
+        for key in KIND_PAGES
+    }
+    page = browser.new_page()
+    refused = []  # the Content-Security-Policy must allow everything these pages draw (inline SVG, data: images)
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    page.goto(f"{stack.url}/auth/login")
+    page.get_by_label("Email").fill(STUDENT)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    for (slug, fixture), (heading, role, name) in KIND_PAGES.items():
+        body = wait_final(stack.url, stack.token, ids[slug, fixture], stack.logs)
+        assert body["state"] == "scored", body
+        page.goto(f"{stack.url}/submissions/{ids[slug, fixture]}")
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        if role == "table":
+            expect(page.get_by_role("rowheader", name=name)).to_be_visible()
+        else:
+            expect(page.get_by_role("img", name=re.compile(re.escape(name))).first).to_be_visible()
+        page.screenshot(path=str(artifacts / f"{slug}.png"), full_page=True)
+    sample = page.locator("img.replay")  # the rl page replays episode 1 as a GIF drawn by grader's environment
+    expect(sample).to_be_visible()
+    assert page.evaluate("document.querySelector('img.replay').naturalWidth") == 240
+    assert refused == []
+    page.close()

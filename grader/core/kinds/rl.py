@@ -50,9 +50,9 @@ class ReinforcementLearning(TaskKind):
     name = "rl"
     keys = ("environment", "episodes", "step_seconds", "reward_threshold")
     metrics = {
-        "mean_return": Metric("mean_return", "Mean return", True, "{:.1f}", baseline="random"),
-        "iqm_return": Metric("iqm_return", "Interquartile mean return", True, "{:.1f}", baseline="random"),
-        "min_return": Metric("min_return", "Lowest return", True, "{:.1f}", baseline="random"),
+        "mean_return": Metric("mean_return", "Mean return", True, "{:.4g}", baseline="random"),
+        "iqm_return": Metric("iqm_return", "Interquartile mean return", True, "{:.4g}", baseline="random"),
+        "min_return": Metric("min_return", "Lowest return", True, "{:.4g}", baseline="random"),
         "solved_rate": Metric("solved_rate", "Solved rate", True, "{:.0%}"),
     }
     summary_metrics = ("mean_return", "iqm_return", "solved_rate")
@@ -116,7 +116,7 @@ class ReinforcementLearning(TaskKind):
         random = (metrics.get("baselines") or {}).get("random") or {}
         lines = []
         if isinstance(random.get("mean_return"), (int, float)):
-            lines.append(f"a random policy on the same episodes: mean return {random['mean_return']:.1f}")
+            lines.append(f"a random policy on the same episodes: mean return {random['mean_return']:.4g}")
         returns = metrics.get("returns") or []
         if returns:
             lines.append("returns per episode: " + " ".join(f"{value:g}" for value in returns[:100]))
