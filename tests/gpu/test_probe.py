@@ -109,7 +109,7 @@ def test_an_evaluation_on_a_gpu_binds_only_its_nodes_and_records_its_use(tmp_pat
         def visible_path(self, mount):
             return mount.target
 
-        def run(self, spec):
+        def run(self, spec, driver=None):
             specs.append(spec)
             return RunResult(Termination.EXITED, 1, None, "", 0, 0.1, 0.1, 0)
 
