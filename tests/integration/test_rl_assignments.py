@@ -18,7 +18,7 @@ from grader.config import load_settings
 from grader.core.outcomes import Outcome, Status
 from grader.sandbox import make_runner
 from grader.services.grading import GradingService
-from tests.integration.conftest import SUBMISSIONS
+from tests.integration.conftest import SUBMISSIONS, leftover_processes
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -82,11 +82,16 @@ STOPPED_AT_ONCE_SECONDS = 20  # a run that breaks the channel is stopped, not le
 
 @pytest.fixture(scope="module")
 def graded(service, fixture_assignments):
-    """Grade every fixture once."""
-    return {
-        key: service.grade_file(SUBMISSIONS / key[0].removesuffix("-quick") / key[1], fixture_assignments[key[0]])
-        for key in EXPECTED
-    }
+    """Grade every fixture once; note any process of its run still alive afterwards."""
+    results = {}
+    for key in EXPECTED:
+        result = service.grade_file(SUBMISSIONS / key[0].removesuffix("-quick") / key[1], fixture_assignments[key[0]])
+        results[key] = result
+        LEFTOVERS[key] = leftover_processes("/job/job.json")
+    return results
+
+
+LEFTOVERS: dict[tuple[str, str], list[str]] = {}
 
 
 @pytest.mark.parametrize("key", list(EXPECTED), ids=lambda key: f"{key[0]}/{key[1]}")
@@ -96,6 +101,7 @@ def test_fixture_gets_its_status_outcome_and_message(graded, key):
     evaluation = result.evaluation
     assert (result.status, result.outcome) == (status, outcome), (evaluation.student_message, evaluation.log[-3000:])
     assert words in evaluation.student_message
+    assert LEFTOVERS[key] == []  # forked children, sleepers and floods included: nothing left running
     assert "/opt/grader" not in evaluation.student_message and ".venv" not in evaluation.student_message
     if score == FULL:
         assert result.score == result.max_score, result.criteria
