@@ -73,7 +73,9 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None]  # None: never
     last_used_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
@@ -127,6 +129,11 @@ class Assignment(Base):
     # The reference solutions' metrics per framework ({"keras": {...}, "torch": {...}}) as the workers last
     # measured them: what relative thresholds compare with when the web side rescores without training.
     references: Mapped[dict[str, Any] | None]
+    # The reference solutions' build: None (never asked), "queued", "building", "ready" or "failed";
+    # references_detail says why it failed (staff only), references_at when the state last changed.
+    references_state: Mapped[str | None] = mapped_column(String(16))
+    references_detail: Mapped[str | None] = mapped_column(Text)
+    references_at: Mapped[dt.datetime | None]
 
 
 class Submission(Base):
@@ -144,6 +151,8 @@ class Submission(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When its message went to the broker; None while it waits behind the same student's earlier one.
+    dispatched_at: Mapped[dt.datetime | None]
     started_at: Mapped[dt.datetime | None]
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
@@ -155,6 +164,9 @@ class Submission(Base):
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
     error_detail: Mapped[str | None] = mapped_column(Text)  # staff only
+    # What its student sees (grader.core.policy.daily.FeedbackLevel value), decided once at upload and
+    # never narrowed later; None on rows from before that rule: full.
+    feedback: Mapped[str | None] = mapped_column(String(16))
     # A re-run (new training of an earlier upload, queued at low priority) is a new row pointing at the
     # upload it re-runs (always the first row of the chain); it keeps that upload's created_at, and the
     # newest row of a chain is the one that counts, so no result is ever overwritten.

@@ -30,7 +30,7 @@ def test_upgrade_creates_the_tables_and_twice_is_a_no_op(kind, tmp_path, monkeyp
             assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
             with engine.connect() as connection:
                 versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == [head_revision()] == ["0005"]
+            assert versions == [head_revision()] == ["0006"]
             for table in Base.metadata.tables:
                 columns = {c["name"] for c in inspect(engine).get_columns(table)}
                 assert columns == set(Base.metadata.tables[table].columns.keys())
@@ -148,5 +148,38 @@ def test_login_security_migration_adds_sessions_and_failures_and_downgrades(kind
             assert "ix_login_failures_key_at" in indexes
             command.downgrade(alembic_config(url), "0004")
             assert not {"login_sessions", "login_failures"} & set(inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_week_one_migration_marks_waiting_work_as_dispatched_and_downgrades(kind, tmp_path):
+    """0005 -> 0006: submissions queued before it are already in the broker, so they count as dispatched."""
+    with fresh_database(kind, tmp_path) as url:
+        upgrade(url, "0005")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (id, email, name, role, password_hash) VALUES (1, 'a@x.org', '', 'student', 'x')"
+                    )
+                )
+                connection.execute(text("INSERT INTO assignments (id, slug, title, topic, task, published) "
+                                        "VALUES (1, 'a', 'A', 1, 'classification', true)"))  # fmt: skip
+                for sid, state in ((1, "queued"), (2, "scored")):
+                    connection.execute(
+                        text(
+                            "INSERT INTO submissions (id, user_id, assignment_id, filename, blob_sha256, size_bytes, "
+                            "state, attempts, created_at, queued_at) VALUES "
+                            f"({sid}, 1, 1, 'm.py', 'x', 1, '{state}', 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                        )
+                    )
+            upgrade(url)
+            with engine.connect() as connection:
+                rows = connection.execute(text("SELECT id, dispatched_at FROM submissions ORDER BY id")).all()
+            assert rows[0].dispatched_at is not None and rows[1].dispatched_at is None
+            command.downgrade(alembic_config(url), "0005")
+            assert "dispatched_at" not in {c["name"] for c in inspect(engine).get_columns("submissions")}
         finally:
             engine.dispose()

@@ -5,6 +5,7 @@
     due_at: 2025-02-13T23:59:00        # required
     counts: best                       # best | last (see grader.core.policy.selection); default best
     daily_limit: 5                     # fully graded submissions per day; absent: no limit
+    pending_limit: 3                   # a student's submissions queued or running at once; default 3
     late:                              # absent: nothing is accepted after the due date
       penalty_percent: 10              # per started unit, 0 to 100
       per: hour                        # hour | day
@@ -30,7 +31,8 @@ from grader.core.policy.selection import COUNTS
 from grader.core.policy.timing import format_moment, parse_duration, parse_moment
 from grader.core.validate import Section, Where
 
-_KEYS = ("published", "opens_at", "due_at", "counts", "daily_limit", "late")
+_KEYS = ("published", "opens_at", "due_at", "counts", "daily_limit", "pending_limit", "late")
+DEFAULT_PENDING_LIMIT = 3  # without a policy, or one that does not say
 _LATE_KEYS = ("penalty_percent", "per", "grace", "last_accepted")
 _EXTENSION_KEYS = ("due_at", "last_accepted", "reason", "granted_by")
 
@@ -45,6 +47,7 @@ class AssignmentPolicy:
     late: LatePolicy = LatePolicy()
     counts: str = "best"
     daily_limit: int | None = None
+    pending_limit: int = DEFAULT_PENDING_LIMIT
 
     def deadlines(self, extension: Extension | None = None) -> Deadlines:
         """Return the deadlines of a student with this extension (or none)."""
@@ -68,11 +71,14 @@ def parse_policy(data: object, source: str, tz: dt.tzinfo) -> AssignmentPolicy:
     daily_limit = None
     if root.get("daily_limit", None) is not None:
         daily_limit = root.integer("daily_limit", minimum=1)
+    pending_limit = DEFAULT_PENDING_LIMIT
+    if root.get("pending_limit", None) is not None:
+        pending_limit = root.integer("pending_limit", minimum=1)
     late = LatePolicy()
     if root.get("late", None) is not None:
         late = _parse_late(root.section("late", _LATE_KEYS), due_at, tz)
     counts = root.choice("counts", COUNTS) if "counts" in root else "best"
-    return AssignmentPolicy(due_at, opens_at, published, late, counts, daily_limit)
+    return AssignmentPolicy(due_at, opens_at, published, late, counts, daily_limit, pending_limit)
 
 
 def _parse_late(section: Section, due_at: dt.datetime, tz: dt.tzinfo) -> LatePolicy:
