@@ -44,6 +44,7 @@ class GradeResult:
     score: float | None
     max_score: float
     criteria: tuple[dict[str, Any], ...]
+    checks: tuple[dict[str, Any], ...] = ()  # reported values against the rubric's checks: no points (see rubric.spec)
 
     @property
     def outcome(self) -> Outcome:
@@ -59,6 +60,7 @@ class GradeResult:
             "max_score": self.max_score,
             "metrics": ev.metrics,
             "criteria": list(self.criteria),
+            "checks": list(self.checks),
             "student_message": ev.student_message,
             "staff_detail": ev.staff_detail,
             "log": ev.log,
@@ -96,4 +98,5 @@ def grade(evaluation: Evaluation, rubric: RubricSpec, references: Mapping[str, M
         }
         for c in result.criteria
     )
-    return GradeResult(status, evaluation, result.score, result.max_score, criteria)
+    checks = tuple(dataclasses.asdict(check) for check in result.checks)
+    return GradeResult(status, evaluation, result.score, result.max_score, criteria, checks)

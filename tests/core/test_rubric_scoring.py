@@ -1,5 +1,7 @@
 """Scoring a submission's metrics against a rubric and the reference results."""
 
+import dataclasses
+
 import pytest
 
 from grader.core.errors import SpecError
@@ -7,7 +9,12 @@ from grader.core.kinds.classification import CLASSIFICATION
 from grader.core.rubric import parse_rubric, score_rubric
 from grader.core.rubric.spec import Metric
 
-METRICS = CLASSIFICATION.metrics
+# These tests score the parameter count as a lower-is-better count grader measured itself. The real one is
+# reported by the run, so real rubrics may only check it (see the tests of reported metrics below).
+METRICS = {
+    **CLASSIFICATION.metrics,
+    "parameters": dataclasses.replace(CLASSIFICATION.metrics["parameters"], reported=False),
+}
 
 SOURCE = "rubrics/digits-mlp.yaml"
 REFERENCES = {
@@ -261,3 +268,33 @@ def test_fraction_of_the_way_from_the_runs_own_random_baseline_to_the_best_refer
     )
     with pytest.raises(SpecError, match="the submission's results have no random baseline for mean_return"):
         score_rubric(spec, {"mean_return": 214.0}, references)
+
+
+def checked(value: object, bound: str = "at_most"):
+    """Score a rubric of one accuracy criterion and one check of the reported parameter count."""
+    data = {
+        "assignment": "digits-mlp",
+        "criteria": [{"id": "acc", "title": "Accuracy", "metric": "accuracy", "points": 10, "policy": "threshold",
+                      "at_least": 0.9}],
+        "checks": [{"id": "size", "title": "Parameter budget", "metric": "parameters", bound: 50000}],
+    }  # fmt: skip
+    spec = parse_rubric(data, SOURCE, CLASSIFICATION.metrics)
+    return score_rubric(spec, {"accuracy": 0.95, "parameters": value}, REFERENCES)
+
+
+def test_a_forged_parameter_count_earns_nothing_and_an_honest_one_over_budget_is_flagged():
+    forged = checked(1)  # what an atexit hook wrote over a 331,530-parameter model's report
+    honest = checked(331530)
+    assert forged.score == honest.score == forged.max_score == 10  # the claim moves no points either way
+    assert not forged.checks[0].flagged and honest.checks[0].flagged
+    assert honest.checks[0].feedback == (
+        "Parameter count 331,530 as reported by your run (at most 50,000): outside the limit. "
+        "Not scored: your run reports this itself, so staff check it and may adjust your score."
+    )
+
+
+def test_a_check_the_run_did_not_report_is_flagged():
+    for value in (None, "many", float("nan"), True):
+        result = checked(value).checks[0]
+        assert result.flagged and result.value is None
+        assert result.feedback.startswith("Parameter count was not reported by your run (limit: at most 50,000).")

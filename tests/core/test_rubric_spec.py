@@ -1,6 +1,7 @@
 """Rubric files: the example, the references they need, and every kind of mistake."""
 
 import copy
+import dataclasses
 
 import pytest
 import yaml
@@ -11,7 +12,12 @@ from grader.core.rubric import POLICIES, parse_rubric
 from grader.core.rubric.policies import Absolute, Bands, Linear, Relative, Threshold
 from grader.core.rubric.spec import Metric
 
-METRICS = CLASSIFICATION.metrics
+# These tests score the parameter count as a lower-is-better count grader measured itself. The real one is
+# reported by the run, so real rubrics may only check it (see the tests of reported metrics below).
+METRICS = {
+    **CLASSIFICATION.metrics,
+    "parameters": dataclasses.replace(CLASSIFICATION.metrics["parameters"], reported=False),
+}
 
 SOURCE = "rubrics/digits-mlp.yaml"
 EXAMPLE = yaml.safe_load(
@@ -191,7 +197,7 @@ def test_criterion_keys_are_required(key):
             'criteria[0]: expected a mapping (key: value lines), got "x"',
         ),
         ({"criteria": EXAMPLE["criteria"]}, "assignment: missing; expected a name made of"),
-        ({**EXAMPLE, "weight": 1}, 'unknown key "weight"; allowed keys: assignment, criteria'),
+        ({**EXAMPLE, "weight": 1}, 'unknown key "weight"; allowed keys: assignment, checks, criteria'),
     ],
 )
 def test_rubric_level_mistakes(data, expected):
@@ -310,3 +316,59 @@ def test_a_fraction_of_the_way_needs_a_metric_with_a_baseline():
 def test_a_fraction_of_the_way_from_the_baseline_parses_and_needs_the_references():
     rubric = parse_rubric(returns_rubric({"relative_to": "torch", "fraction": 0.9}), "rubrics/cartpole.yaml", RETURNS)
     assert rubric.references_needed() == {"torch"}
+
+
+# Reported metrics: the parameter count is counted inside the sandbox, where the student's code can rewrite
+# the report (an atexit hook claimed 1 parameter for a 331,530-parameter model), so it never earns points.
+REAL_METRICS = CLASSIFICATION.metrics
+
+
+def test_a_criterion_on_a_reported_metric_is_refused_and_says_to_write_a_check():
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(EXAMPLE, SOURCE, REAL_METRICS)
+    assert str(caught.value).startswith(
+        f"{SOURCE}: criteria[3].metric: parameters is reported by the submission's own run, which can forge it"
+    )
+    assert "under `checks:`" in str(caught.value)
+
+
+def test_checks_parse_and_earn_nothing():
+    data = copy.deepcopy(EXAMPLE)
+    data["criteria"].pop()
+    data["checks"] = [{"id": "size", "title": "Parameter budget", "metric": "parameters", "at_most": 50000}]
+    rubric = parse_rubric(data, SOURCE, REAL_METRICS)
+    (check,) = rubric.checks
+    assert (check.id, check.metric, check.bound, check.limit) == ("size", "parameters", "at_most", 50000)
+    assert rubric.max_points == 90  # the check's limit is no points
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (
+            {"metric": "accuracy", "at_least": 0.9},
+            "checks[0].metric: accuracy is measured by grader itself, so it can earn points: score it as a "
+            "criterion instead; checks are for what the run reports about itself",
+        ),
+        (
+            {"metric": "parameters"},
+            "checks[0]: a check needs exactly one of at_most or at_least (the limit the reported value must keep)",
+        ),
+        (
+            {"metric": "parameters", "at_most": 5, "at_least": 1},
+            "checks[0]: a check needs exactly one of at_most or at_least (the limit the reported value must keep)",
+        ),
+        (
+            {"id": "accuracy", "metric": "parameters", "at_most": 5},
+            'checks[0].id: "accuracy" is already the id of criteria[0]; ids must be unique',
+        ),
+        ({"metric": "parameters", "at_most": 5, "points": 10}, 'checks[0]: unknown key "points"'),
+    ],
+)
+def test_check_mistakes_are_named(check, message):
+    data = copy.deepcopy(EXAMPLE)
+    data["criteria"].pop()
+    data["checks"] = [{"id": "size", "title": "Budget", **check}]
+    with pytest.raises(SpecError) as caught:
+        parse_rubric(data, SOURCE, REAL_METRICS)
+    assert str(caught.value).startswith(f"{SOURCE}: {message}")

@@ -46,6 +46,7 @@ EXPECTED = {
     "reads_env_secrets.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),
     "kills_parent.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),
     "leaves_daemon.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),
+    "forges_parameter_count.py": ("quick-digits", Status.SCORED, Outcome.OK, ""),
 }
 
 
@@ -151,6 +152,18 @@ def test_environment_holds_no_secrets(graded):
     ev = graded["reads_env_secrets.py"][0].evaluation
     assert "ENV PATH=" in ev.log
     assert SECRET not in ev.log and "GRADER_" not in ev.log
+
+
+def test_a_forged_parameter_count_is_shown_as_reported_and_earns_nothing(graded):
+    """The run's own report claims 1 parameter for a 300,000-parameter model (rewritten by an atexit hook)."""
+    result = graded["forges_parameter_count.py"][0]
+    assert result.evaluation.metrics["parameters"] == 1  # the forged claim, kept as reported
+    assert [c["id"] for c in result.criteria] == ["accuracy"]  # no points hang on it
+    (accuracy,) = result.criteria
+    assert result.score == accuracy["points"]
+    (check,) = result.checks
+    assert (check["id"], check["value"]) == ("parameter-budget", 1)
+    assert "as reported by your run" in check["feedback"] and "staff check it" in check["feedback"]
 
 
 def test_fake_results_score_nothing(graded):

@@ -32,12 +32,17 @@ class TaskKind(abc.ABC):
     name: ClassVar[str]
     keys: ClassVar[tuple[str, ...]]  # its top-level keys in assignment.yaml
     metrics: ClassVar[Mapping[str, Metric]]  # what rubrics of its assignments may score
-    reported: ClassVar[tuple[str, ...]] = ()  # metrics the run reports about itself: shown, never verified
+    reported: ClassVar[tuple[str, ...]] = ()  # metrics the run reports about itself (Metric.reported); set below
     summary_metrics: ClassVar[tuple[str, ...]]  # shown in one-line summaries (CLI, reference builds)
     feedback_template: ClassVar[str]  # the result page's section for this kind (grader/web/templates)
     needs_judge: ClassVar[bool] = False  # scoring needs grader's own judge network, trained on the data set
     uses_dataset: ClassVar[bool] = True  # False: no `dataset` in assignment.yaml (an agent learns from its environment)
     live: ClassVar[bool] = False  # evaluated over a live channel by a trusted driver (grader.services.episodes)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "metrics" in cls.__dict__:  # one source: the metrics' own declaration
+            cls.reported = tuple(name for name, metric in cls.metrics.items() if metric.reported)
 
     @abc.abstractmethod
     def parse(self, root: Section) -> TaskSpec:

@@ -66,9 +66,8 @@ class Classification(TaskKind):
         # training minus test accuracy: near zero is good, and a reference's gap is no yardstick
         "generalization_gap": Metric("generalization_gap", "Generalization gap", False, "{:+.3f}", relative=False),
         # reported by the run itself (the harness counts them inside the sandbox)
-        "parameters": Metric("parameters", "Parameter count", False, "{:,.0f}"),
+        "parameters": Metric("parameters", "Parameter count", False, "{:,.0f}", reported=True),
     }
-    reported = ("parameters",)
     summary_metrics = ("accuracy", "macro_f1", "parameters")
     feedback_template = "kinds/classification.html"
 

@@ -53,9 +53,8 @@ class LanguageModel(TaskKind):
         "perplexity": Metric("perplexity", "Perplexity", False, "{:.3f}"),
         "bits_per_token": Metric("bits_per_token", "Bits per character", False, "{:.3f}"),
         "accuracy": Metric("accuracy", "Top-1 accuracy", True, "{:.3f}"),
-        "parameters": Metric("parameters", "Parameter count", False, "{:,.0f}"),
+        "parameters": Metric("parameters", "Parameter count", False, "{:,.0f}", reported=True),
     }
-    reported = ("parameters",)
     summary_metrics = ("perplexity", "bits_per_token", "accuracy")
     feedback_template = "kinds/language_model.html"
 

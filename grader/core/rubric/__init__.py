@@ -6,12 +6,14 @@ Pure: no I/O, so a rubric change rescores every stored result in seconds.
 """
 
 from grader.core.rubric.policies import POLICIES, REFERENCES
-from grader.core.rubric.scoring import CriterionResult, RubricResult, score_rubric
-from grader.core.rubric.spec import CriterionSpec, Metric, RubricSpec, parse_rubric
+from grader.core.rubric.scoring import CheckResult, CriterionResult, RubricResult, score_rubric
+from grader.core.rubric.spec import CheckSpec, CriterionSpec, Metric, RubricSpec, parse_rubric
 
 __all__ = [
     "POLICIES",
     "REFERENCES",
+    "CheckResult",
+    "CheckSpec",
     "CriterionResult",
     "CriterionSpec",
     "Metric",

@@ -8,7 +8,7 @@ import numbers
 from collections.abc import Callable, Mapping
 
 from grader.core.rubric.policies import Absolute, Level, Measured, Progress, Relative, Resolved
-from grader.core.rubric.spec import CriterionSpec, Metric, RubricSpec
+from grader.core.rubric.spec import CheckSpec, CriterionSpec, Metric, RubricSpec
 from grader.core.validate import Where
 
 _REFERENCE_NAMES = {"keras": "the Keras reference", "torch": "the PyTorch reference", "best": "the best reference"}
@@ -28,12 +28,25 @@ class CriterionResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """A check of a reported value: never points; `flagged` asks staff to look (outside the limit, or missing)."""
+
+    id: str
+    title: str
+    metric: str
+    value: float | None  # as the run reported it; None: it reported nothing usable
+    flagged: bool
+    feedback: str
+
+
+@dataclasses.dataclass(frozen=True)
 class RubricResult:
-    """A submission's score: every criterion's result and the total."""
+    """A submission's score: every criterion's result and the total, and the checks staff verify."""
 
     criteria: tuple[CriterionResult, ...]
     score: float
     max_score: float
+    checks: tuple[CheckResult, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         """Return plain JSON-friendly data."""
@@ -56,7 +69,24 @@ def score_rubric(
         for index, criterion in enumerate(rubric.criteria)
     )
     score = round(sum(result.points for result in results), 2)
-    return RubricResult(results, score, round(rubric.max_points, 2))
+    checks = tuple(check_reported(check, metrics.get(check.metric)) for check in rubric.checks)
+    return RubricResult(results, score, round(rubric.max_points, 2), checks)
+
+
+def check_reported(check: CheckSpec, value: object) -> CheckResult:
+    """Compare what the run reported with the check's limit, in words; never points (the run can lie)."""
+    metric = check.definition
+    limit = f"{'at most' if check.bound == 'at_most' else 'at least'} {metric.format(check.limit)}"
+    unverified = "Not scored: your run reports this itself, so staff check it and may adjust your score."
+    usable = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not usable:
+        feedback = f"{metric.label} was not reported by your run (limit: {limit}). {unverified}"
+        return CheckResult(check.id, check.title, check.metric, None, True, feedback)
+    number = float(value)
+    within = check.within(number)
+    verdict = "within the limit" if within else "outside the limit"
+    feedback = f"{metric.label} {metric.format(number)} as reported by your run ({limit}): {verdict}. {unverified}"
+    return CheckResult(check.id, check.title, check.metric, number, not within, feedback)
 
 
 def _score_criterion(
