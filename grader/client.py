@@ -122,8 +122,7 @@ def describe_http_error(response: requests.Response, server: str) -> str:
     status = response.status_code
     if status == 401:
         return (
-            f"{server} refused the token: create one with `grader tokens create EMAIL` on the server "
-            "and pass it with --token or GRADER_TOKEN"
+            f"The server refused your token (expired or revoked). Make a new one on your account page: {server}/account"
         )
     if status == 404 and not reason:
         return f"{response.url} was not found: is {server} a grader server (API v1)?"

@@ -74,6 +74,15 @@ def test_a_refused_or_strange_upload_is_one_line(server, model, status, body, me
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_refused_token_points_to_the_account_page(server, model):
+    Canned.answers = {"/api/v1/assignments": (401, json.dumps({"error": "This API token expired on ..."}).encode())}
+    with pytest.raises(ClientError) as caught:
+        GraderClient(server + "/", "grd_old").submit(model, "digits-mlp")
+    assert str(caught.value) == (
+        f"The server refused your token (expired or revoked). Make a new one on your account page: {server}/account"
+    )
+
+
 def test_a_server_without_the_api_is_named(server, model):
     Canned.answers = {}
     with pytest.raises(ClientError) as caught:

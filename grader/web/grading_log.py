@@ -18,7 +18,7 @@ from grader.config import Settings
 from grader.core.errors import GraderError
 from grader.core.outcomes import Outcome
 from grader.models import Submission, User
-from grader.services.overrides import audit_trail, display_name, override_in_force, view
+from grader.services.overrides import audit_trail, chain_score, display_name
 from grader.services.reruns import chain_rows
 
 _TERMINATION = re.compile(r"termination=(\w+)")
@@ -116,7 +116,7 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
     limits = configured_limits(sub.assignment.slug, settings)
     chain = chain_rows(session, sub.rerun_of_id or sub.id)
     in_force_id = chain[-1].id
-    shown = view(override_in_force(session, sub.id))
+    counts = chain_score(session, sub)  # the upload's: an override stays in force across re-runs
     outcome = sub.outcome or result.get("outcome")
     return {
         "id": sub.id,
@@ -132,9 +132,10 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
         "outcome_text": Outcome(outcome).describe() if outcome in {o.value for o in Outcome} else "",
         "score": sub.score,
         "max_score": sub.max_score if sub.max_score is not None else result.get("max_score"),
-        "score_in_force": shown.points if shown else sub.score,
-        "override": shown.to_json() if shown else None,
+        "score_in_force": counts.points,
+        "override": counts.override_json(),
         "criteria": result.get("criteria", []),
+        "checks": result.get("checks", []),
         "metrics": result.get("metrics", evaluation.get("metrics", {})) or {},
         "student_message": result.get("student_message", evaluation.get("student_message", "")),
         "staff_detail": staff_detail,
@@ -169,6 +170,7 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
                 "points_before": row.points_before,
                 "points_after": row.points_after,
                 "reason": row.reason,
+                "run": row.submission_id,  # the run of the upload it was made on
             }
             for row in audit_trail(session, sub.id)
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +126,25 @@ def test_tokens_create_prints_the_token_on_its_last_line_and_stores_its_hash(env
         assert user_for_token(session, token).email == "ada@example.org"
 
 
+def test_tokens_create_takes_a_name_and_an_expiry(env, db):
+    invoke(env, "users", "add", "ada@example.org", "--password", "pw")
+    result = invoke(env, "tokens", "create", "ada@example.org", "--name", "grading script", "--expires", "2099-01-01")
+    assert result.exit_code == 1 and "at most 365 days" in result.output
+    day = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=60)).date().isoformat()
+    result = invoke(env, "tokens", "create", "ada@example.org", "--name", "grading script", "--expires", day)
+    assert result.exit_code == 0, result.output
+    assert f'API token "grading script" for ada@example.org, valid until {day} 23:59 UTC' in result.output
+    default = invoke(env, "tokens", "create", "ada@example.org")
+    assert default.exit_code == 0 and 'API token "token 1"' in default.output
+    with transaction(db) as session:
+        rows = {row.name: row.expires_at for row in session.scalars(select(ApiToken))}
+    assert rows["grading script"].date().isoformat() == day
+    in_30_days = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=30)
+    assert abs(rows["token 1"].replace(tzinfo=None) - in_30_days) < dt.timedelta(minutes=1)
+    taken = invoke(env, "tokens", "create", "ada@example.org", "--name", "grading script")
+    assert taken.exit_code == 1 and 'You already have a token named "grading script"' in taken.output
+
+
 def test_tokens_create_for_an_unknown_user_fails(env):
     result = invoke(env, "tokens", "create", "nobody@example.org")
     assert result.exit_code == 1 and "no user with email nobody@example.org" in result.output
@@ -239,6 +259,11 @@ def test_scores_import_records_who_entered_them(env, db, tmp_path):
 def test_submit_without_a_token_says_how_to_get_one(tmp_path):
     model = tmp_path / "model.py"
     model.write_text("def build_model(i, n):\n    pass\n")
-    result = CliRunner().invoke(main, ["submit", str(model), "--assignment", "digits-mlp"], env={"GRADER_TOKEN": None})
+    result = CliRunner().invoke(
+        main,
+        ["submit", str(model), "--assignment", "digits-mlp"],
+        env={"GRADER_TOKEN": None, "GRADER_SERVER_URL": "https://grader.example.org/"},
+    )
     assert result.exit_code == 2
     assert "no API token: pass --token or set GRADER_TOKEN" in result.output
+    assert "make one on your account page: https://grader.example.org/account" in result.output
