@@ -17,7 +17,8 @@ from grader.db import make_engine, make_sessions, transaction
 from grader.logs import submission_context
 from grader.models import utcnow
 from grader.services import worker_registry
-from grader.services.queue import GRADE_TASK, SWEEP_TASK, CeleryQueue
+from grader.services.queue import GRADE_TASK, REFERENCES_TASK, SWEEP_TASK, CeleryQueue
+from grader.services.reference_builds import build_references
 from grader.services.worker_runs import run_submission, sweep_stuck
 from grader.storage import BlobStore
 from workers.celery_app import app, settings
@@ -71,12 +72,24 @@ def grade_submission(self: Any, submission_id: int) -> str | None:
                 store=resources["store"],
                 grader=lambda: _grading_service(os.getpid()),
                 settings=settings,
+                queue=resources["queue"],  # sends the student's next waiting upload once this one is final
             )
         except InfrastructureError as exc:
             # The row is back in the queue; the attempt cap in the database ends the retries.
             log.warning("submission %s: retrying in %s s", submission_id, settings.retry_seconds)
             raise self.retry(exc=exc, countdown=settings.retry_seconds) from exc
     return state.value if state else None
+
+
+@app.task(name=REFERENCES_TASK)
+def build_references_task(assignment_id: int) -> str | None:
+    """Build one assignment's references on this slot's sandbox (and GPU); the state on its row says how it went."""
+    return build_references(
+        _resources()["sessions"],
+        int(assignment_id),
+        lambda: _grading_service(os.getpid()).references,
+        settings,
+    )
 
 
 def sweep_once() -> list[int]:

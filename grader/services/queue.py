@@ -10,8 +10,10 @@ Routing (queue names are stable; workers pick them with `-Q`):
   hardware a deployment may not have; a GPU worker takes it and pins it to its
   GPU, a CPU-only worker runs it on the CPU;
 - `gpu` is consumed only by workers with GPUs, for work that needs one;
-- `rerun` (regrading, low priority) is consumed by every worker after its
-  other queues.
+- `rerun` (regrading, and building an assignment's references ahead of its
+  gradings; low priority) is consumed by every worker after its other queues:
+  on Redis a worker takes from it only while its other queues are empty (the
+  embedded SQLite broker alternates between queues).
 
 A GPU worker consumes `gpu,cpu,rerun`; a CPU-only worker `cpu,rerun`.
 """
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 
 GRADE_TASK = "grader.grade_submission"
 SWEEP_TASK = "grader.sweep_stuck"
+REFERENCES_TASK = "grader.build_references"  # one assignment's reference solutions, by assignment id
 GPU_QUEUE, CPU_QUEUE, RERUN_QUEUE = "gpu", "cpu", "rerun"
 FIRST_RUN_QUEUE = CPU_QUEUE
 
@@ -36,6 +39,9 @@ class GradingQueue(Protocol):
 
     def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
         """Ask a worker to grade the submission (call only after its row is committed)."""
+
+    def build_references(self, assignment_id: int) -> None:
+        """Ask a worker to build the assignment's references (call only after its state is committed)."""
 
 
 SQLALCHEMY_SCHEMES = ("sqla+", "sqlalchemy+")  # kombu's SQLAlchemy transport: the embedded default's broker
@@ -52,12 +58,17 @@ def is_sqlalchemy_broker(url: str) -> bool:
 def transport_options(broker_url: str, visibility_timeout: float | None = None) -> dict[str, Any]:
     """Celery's broker_transport_options for this broker.
 
-    Redis takes the visibility timeout (workers only); the SQLAlchemy transport
-    refuses it (every option goes to create_engine) and gets its engine options.
+    Redis workers take the visibility timeout and serve their queues in priority order; the SQLAlchemy
+    transport refuses both (every option goes to create_engine: it rotates its queues) and gets its engine
+    options.
     """
     if is_sqlalchemy_broker(broker_url):
         return dict(SQLALCHEMY_TRANSPORT_OPTIONS)
-    return {} if visibility_timeout is None else {"visibility_timeout": visibility_timeout}
+    if visibility_timeout is None:
+        return {}
+    # A worker's BRPOP names its queues in the worker's order every time, so `rerun` (re-runs, reference
+    # builds) is served only while the first-run queues are empty; kombu's default rotates them.
+    return {"visibility_timeout": visibility_timeout, "queue_order_strategy": "priority"}
 
 
 def message_settings() -> dict[str, Any]:
@@ -83,6 +94,11 @@ class CeleryQueue:
         queue = RERUN_QUEUE if rerun else FIRST_RUN_QUEUE
         self.app.send_task(GRADE_TASK, args=[int(submission_id)], queue=queue)
 
+    def build_references(self, assignment_id: int) -> None:
+        """Send the reference build by name with the assignment's id, at low priority: a grading that
+        needs the references before it runs builds them itself (grader.services.reference_builds)."""
+        self.app.send_task(REFERENCES_TASK, args=[int(assignment_id)], queue=RERUN_QUEUE)
+
     def warm(self) -> None:
         """Import Celery and open a pooled broker connection now, so the first upload does not wait ~0.5 s."""
         with self.app.producer_pool.acquire(block=True) as producer:
@@ -103,6 +119,10 @@ class RecordingQueue:
 
     def __init__(self) -> None:
         self.enqueued: list[tuple[int, bool]] = []
+        self.reference_builds: list[int] = []  # assignment ids
 
     def enqueue(self, submission_id: int, *, rerun: bool = False) -> None:
         self.enqueued.append((submission_id, rerun))
+
+    def build_references(self, assignment_id: int) -> None:
+        self.reference_builds.append(assignment_id)

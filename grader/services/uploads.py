@@ -1,4 +1,4 @@
-"""Accept an upload: check it whole, store it, commit its row, then enqueue it."""
+"""Accept an upload: check it whole, store it, commit its row, then dispatch it (grader.services.dispatch)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from grader.db import transaction
 from grader.models import Assignment, Extension, State, Submission, utcnow
 from grader.services.assignment_admin import read_policy
 from grader.services.course_grades import course_timezone
+from grader.services.dispatch import check_pending_limit, claim_dispatch, lock_student, pending_limit
+from grader.services.feedback import level_for_upload
 from grader.services.queue import GradingQueue
 from grader.services.submissions import UploadLimits, prepare_submission
 from grader.storage import BlobStore
@@ -44,11 +46,15 @@ def accept_upload(
     Raise BadSubmission (with the student's message) for an unknown or
     unpublished assignment, one that is not open yet or no longer accepts this
     student's work (extension included), or an upload that fails any check;
-    then nothing is stored.
+    then nothing is stored. PendingLimitReached (a BadSubmission) when the
+    student already has the assignment's pending_limit waiting or running.
+    The message goes to the broker now only if none of the student's other
+    uploads is in flight; otherwise it waits its turn (grader.services.dispatch).
     """
     with sessions() as session:
         assignment_id = _open_assignment_id(session, assignment_slug)
         check_on_time(session, assignment_id, user_id, utcnow(), settings)
+        limit = _check_pending(session, assignment_id, user_id, settings)  # early: refuse before any work
     limits = UploadLimits(max_bytes=settings.upload_max_bytes)
     check_whole(
         filename,
@@ -61,6 +67,8 @@ def accept_upload(
     sha = store.put(data)
     now = utcnow()
     with transaction(sessions) as session:
+        lock_student(session, user_id)  # two concurrent uploads cannot both pass the bound
+        _check_pending(session, assignment_id, user_id, settings, limit)
         submission = Submission(
             user_id=user_id,
             assignment_id=assignment_id,
@@ -70,13 +78,27 @@ def accept_upload(
             state=State.QUEUED,
             created_at=now,
             queued_at=now,
+            feedback=level_for_upload(session, assignment_id, user_id, now, settings),  # decided once, here
         )
         session.add(submission)
         session.flush()
         submission_id = submission.id
+        dispatched = claim_dispatch(session, user_id)  # this one, unless another of the student's is in flight
     # After the commit: a worker that gets the message always finds the row and the blob.
-    queue.enqueue(submission_id)
+    if dispatched is not None:
+        queue.enqueue(dispatched)
     return submission_id
+
+
+def _check_pending(
+    session: Session, assignment_id: int, user_id: int, settings: Settings, limit: int | None = None
+) -> int:
+    """Refuse the upload if the student has the assignment's pending_limit waiting or running; return the limit."""
+    assignment = session.get_one(Assignment, assignment_id)
+    if limit is None:
+        limit = pending_limit(assignment, course_timezone(settings))
+    check_pending_limit(session, user_id, assignment, limit)
+    return limit
 
 
 def _open_assignment_id(session: Session, slug: str) -> int:
@@ -91,8 +113,8 @@ def _open_assignment_id(session: Session, slug: str) -> int:
 def check_on_time(session: Session, assignment_id: int, user_id: int, now: dt.datetime, settings: Settings) -> None:
     """Refuse an upload before the assignment opens or after the student's last accepted moment."""
     assignment = session.get_one(Assignment, assignment_id)
-    if assignment.policy is None:
-        return  # no deadline: always accepted
+    if assignment.policy is None and assignment.due_at is None:
+        return  # no deadline: always accepted (an old row dated in its columns alone: read_policy derives it)
     try:
         tz = course_timezone(settings)
         policy = read_policy(assignment, tz)

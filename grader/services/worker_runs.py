@@ -9,6 +9,7 @@ delivered twice, or a worker thought dead that wakes up, never grades twice.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import datetime as dt
@@ -17,10 +18,10 @@ import math
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.assignments import Assignment as LoadedAssignment
@@ -31,6 +32,7 @@ from grader.core.grading import Evaluation, GradeResult, grade
 from grader.core.outcomes import Outcome, Status
 from grader.db import transaction
 from grader.models import Assignment, RubricRevision, State, Submission, utcnow
+from grader.services.dispatch import dispatch_idle_students, dispatch_next
 from grader.services.queue import GradingQueue
 from grader.services.references import record_references
 from grader.storage import BlobStore
@@ -56,6 +58,7 @@ class Claim:
     slug: str
     filename: str
     blob_sha256: str
+    user_id: int
 
 
 def worker_name() -> str:
@@ -71,10 +74,13 @@ def run_submission(
     grader: Grader | Callable[[], Grader],
     settings: Settings,
     worker: str | None = None,
+    queue: GradingQueue | None = None,
 ) -> State | None:
     """Grade the submission if this worker wins its claim; return the final state written, or None.
 
-    InfrastructureError (after putting the row back in the queue) means: retry later.
+    Once it is final, the student's next waiting upload is dispatched on
+    `queue` (None: leave that to the sweep). InfrastructureError (after putting
+    the row back in the queue) means: retry later.
     """
     claim = claim_submission(sessions, submission_id, worker or worker_name(), settings)
     if claim is None:
@@ -82,21 +88,60 @@ def run_submission(
         return None
     log.info("submission %s: attempt %s started", submission_id, claim.attempt)
     if claim.attempt > settings.max_attempts:
-        return give_up(sessions, claim, settings, f"attempt {claim.attempt} > max_attempts {settings.max_attempts}")
+        detail = f"attempt {claim.attempt} > max_attempts {settings.max_attempts}"
+        return _dispatch_after(sessions, queue, claim, give_up(sessions, claim, settings, detail))
     with Heartbeat(sessions, claim, settings.heartbeat_seconds) as heartbeat:
         try:
             service = grader() if callable(grader) else grader
-            heartbeat.progress = getattr(getattr(service, "evaluator", None), "live_progress", None)
+            heartbeat.progress = _progress_of(service)
             assignment = assignment_in_force(sessions, claim.slug, settings)
-            result = _grade(claim, store, service, assignment)
+            with _announcing_references(service, heartbeat):
+                result = _grade(claim, store, service, assignment)
         except Exception as exc:  # ours, staff's (a broken assignment) or a time limit: never a graded zero
             detail = exc.staff_detail if isinstance(exc, GraderError) else f"{type(exc).__name__}: {exc}"
             release(sessions, claim, detail)
             raise InfrastructureError(detail) from exc
-    state = record_result(sessions, claim, result)
+    state = _dispatch_after(sessions, queue, claim, record_result(sessions, claim, result))
     if state is State.SCORED:
         store_references(sessions, claim.slug, service, assignment)
     return state
+
+
+def _dispatch_after(
+    sessions: sessionmaker[Session], queue: GradingQueue | None, claim: Claim, state: State | None
+) -> State | None:
+    """Now that this submission is final, send the student's next waiting one; return `state` unchanged.
+
+    A failure here costs nothing but time: the sweep dispatches any student
+    left with waiting uploads and nothing in flight.
+    """
+    if state is None or queue is None:
+        return state
+    try:
+        dispatch_next(sessions, queue, claim.user_id)
+    except Exception:  # the grade is already written; never turn a dispatch hiccup into a retry of it
+        log.exception("submission %s: dispatching the student's next upload failed", claim.submission_id)
+    return state
+
+
+def _progress_of(service: Grader) -> Callable[[], dict[str, Any]] | None:
+    """The service's report of the grading in progress (its run's own, without one: the evaluator's)."""
+    evaluator = getattr(service, "evaluator", None)
+    return getattr(service, "live_progress", None) or getattr(evaluator, "live_progress", None)
+
+
+@contextlib.contextmanager
+def _announcing_references(service: Grader, heartbeat: Heartbeat) -> Iterator[None]:
+    """Beat at once when the grading must build or wait for references, so its status says so (phase "references")."""
+    references = getattr(service, "references", None)
+    if references is None or not hasattr(references, "on_wait"):
+        yield
+        return
+    references.on_wait = heartbeat.beat
+    try:
+        yield
+    finally:
+        references.on_wait = None
 
 
 def assignment_in_force(sessions: sessionmaker[Session], slug: str, settings: Settings) -> LoadedAssignment:
@@ -173,17 +218,20 @@ def claim_submission(
                 heartbeat_at=now,
                 worker=worker[:200],
                 progress=None,
+                dispatched_at=func.coalesce(Submission.dispatched_at, now),  # running means in flight
             )
             .execution_options(synchronize_session=False)
         )
         if changed.rowcount != 1:
             return None
         row = session.execute(
-            select(Submission.attempts, Submission.filename, Submission.blob_sha256, Assignment.slug)
+            select(
+                Submission.attempts, Submission.filename, Submission.blob_sha256, Submission.user_id, Assignment.slug
+            )
             .join(Assignment, Assignment.id == Submission.assignment_id)
             .where(Submission.id == submission_id)
         ).one()
-    return Claim(submission_id, row.attempts, row.slug, row.filename, row.blob_sha256)
+    return Claim(submission_id, row.attempts, row.slug, row.filename, row.blob_sha256, row.user_id)
 
 
 def _fenced(claim: Claim) -> ColumnElement[bool]:
@@ -274,12 +322,16 @@ class Heartbeat:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.seconds):
-            try:
-                progress = clean_progress(self.progress()) if self.progress else None
-                extra = {"progress": progress} if progress else {}
-                _write_fenced(self.sessions, self.claim, heartbeat_at=utcnow(), **extra)
-            except Exception:  # a missed beat is not fatal; the sweep's threshold is many beats long
-                log.exception("submission %s: heartbeat failed", self.claim.submission_id)
+            self.beat()
+
+    def beat(self) -> None:
+        """Write the heartbeat and the run's progress now (the thread does so every few seconds)."""
+        try:
+            progress = clean_progress(self.progress()) if self.progress else None
+            extra = {"progress": progress} if progress else {}
+            _write_fenced(self.sessions, self.claim, heartbeat_at=utcnow(), **extra)
+        except Exception:  # a missed beat is not fatal; the sweep's threshold is many beats long
+            log.exception("submission %s: heartbeat failed", self.claim.submission_id)
 
 
 def clean_progress(raw: dict[str, Any]) -> dict[str, Any] | None:
@@ -297,20 +349,22 @@ def clean_progress(raw: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def sweep_stuck(sessions: sessionmaker[Session], queue: GradingQueue, settings: Settings) -> list[int]:
-    """Requeue submissions stuck running (stale heartbeat) or queued too long; return their ids.
+    """Requeue submissions stuck running (stale heartbeat) or sent but not picked up for too long, and
+    dispatch for students whose uploads wait with nothing in flight; return the ids sent.
 
     Resending a message is always safe: the claim lets only one delivery grade.
     A stuck row past its attempt cap still gets a message: its claim ends it as `error`.
+    An upload waiting behind the same student's earlier one has no message yet
+    and is not stuck: it is dispatched when that one ends (grader.services.dispatch).
     """
     now = utcnow()
+    cutoff = now - dt.timedelta(seconds=settings.queued_stale_after_seconds)
     stale_running = and_(
         Submission.state == State.RUNNING,
         Submission.heartbeat_at < now - dt.timedelta(seconds=settings.stale_after_seconds),
     )
-    stale_queued = and_(
-        Submission.state == State.QUEUED,
-        Submission.queued_at < now - dt.timedelta(seconds=settings.queued_stale_after_seconds),
-    )
+    sent_long_ago = or_(Submission.rerun_of_id.is_not(None), Submission.dispatched_at < cutoff)
+    stale_queued = and_(Submission.state == State.QUEUED, Submission.queued_at < cutoff, sent_long_ago)
     with transaction(sessions) as session:
         rows = session.execute(select(Submission.id, Submission.rerun_of_id).where(or_(stale_running, stale_queued)))
         reruns = {row.id: row.rerun_of_id is not None for row in rows}
@@ -319,10 +373,17 @@ def sweep_stuck(sessions: sessionmaker[Session], queue: GradingQueue, settings: 
             session.execute(
                 update(Submission)
                 .where(Submission.id.in_(ids), or_(stale_running, stale_queued))
-                .values(state=State.QUEUED, queued_at=now)
+                .values(  # a first run's new message joins the back of the queue: its position says so
+                    state=State.QUEUED,
+                    queued_at=now,
+                    dispatched_at=case((Submission.rerun_of_id.is_(None), now), else_=Submission.dispatched_at),
+                )
                 .execution_options(synchronize_session=False)
             )
     for submission_id in ids:  # after the commit, like every enqueue
         log.warning("submission %s: stuck; requeued by the sweep", submission_id)
         queue.enqueue(submission_id, rerun=reruns[submission_id])  # a re-run never jumps ahead of first runs
-    return ids
+    dispatched = dispatch_idle_students(sessions, queue)
+    for submission_id in dispatched:
+        log.warning("submission %s: its student had nothing in flight; dispatched by the sweep", submission_id)
+    return ids + dispatched

@@ -71,3 +71,33 @@ def test_a_silent_broker_is_reported_within_the_deadline():
 def test_an_sqlite_broker_in_a_missing_folder_is_reported(tmp_path):
     report = inspect_broker(f"sqla+sqlite:///{tmp_path / 'no' / 'such' / 'broker.db'}")
     assert not report.reachable and "unable to open database file" in report.error
+
+
+def test_a_redis_worker_takes_first_runs_before_the_low_priority_rerun_queue(leased_redis):
+    """Re-runs and reference builds wait while students' first runs wait (kombu's default would alternate)."""
+    from kombu import Connection, Consumer, Queue
+
+    from grader.services.queue import transport_options, worker_queues
+
+    client = redis.Redis.from_url(leased_redis)
+    client.flushdb()
+    producer = CeleryQueue(leased_redis)
+    producer.enqueue(1, rerun=True)
+    producer.enqueue(2, rerun=True)
+    for submission_id in (3, 4, 5):
+        producer.enqueue(submission_id)
+    taken: list[int] = []
+    options = transport_options(leased_redis, visibility_timeout=60)
+    with Connection(leased_redis, transport_options=options) as connection:
+        queues = [Queue(name, routing_key=name) for name in worker_queues(gpus=0)]
+
+        def take(body, message):
+            args, _kwargs, _embed = body  # Celery's message body: the task's arguments, the submission id
+            taken.append(args[0])
+            message.ack()
+
+        with Consumer(connection, queues=queues, callbacks=[take], accept=["json"], prefetch_count=1):
+            while len(taken) < 5:
+                connection.drain_events(timeout=5)
+    client.flushdb()
+    assert taken == [3, 4, 5, 1, 2]

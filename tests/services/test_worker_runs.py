@@ -59,7 +59,10 @@ def submission(sessions, tmp_path):
         assignment = Assignment(slug="quick-digits", title="Q")
         session.add_all([user, assignment])
         session.flush()
-        row = Submission(user_id=user.id, assignment_id=assignment.id, filename="m.py", blob_sha256=sha, size_bytes=9)
+        row = Submission(
+            user_id=user.id, assignment_id=assignment.id, filename="m.py", blob_sha256=sha, size_bytes=9,
+            dispatched_at=utcnow(),  # sent to the broker, as an upload with nothing else in flight is
+        )  # fmt: skip
         session.add(row)
         session.flush()
         return row.id, store
@@ -71,9 +74,14 @@ def row(sessions, sid) -> Submission:
 
 
 def age(sessions, sid, seconds, **extra):
-    """Pretend the row's heartbeat and queueing happened `seconds` ago."""
+    """Pretend the row's heartbeat, queueing and dispatch happened `seconds` ago."""
     past = utcnow() - dt.timedelta(seconds=seconds)
     with transaction(sessions) as session:
+        session.execute(
+            update(Submission)
+            .where(Submission.id == sid, Submission.dispatched_at.is_not(None))
+            .values(dispatched_at=past)
+        )
         session.execute(
             update(Submission).where(Submission.id == sid).values(heartbeat_at=past, queued_at=past, **extra)
         )
@@ -226,16 +234,16 @@ def test_the_worker_grades_with_the_newest_rubric_revision(sessions, submission,
         user_id = session.get(Submission, sid).user_id
         aid = session.get(Submission, sid).assignment_id
         session.add(
-            RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 30"), saved_by_id=user_id)
+            RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 100", "points: 30"), saved_by_id=user_id)
         )
         session.flush()
         session.add(
-            RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 80", "points: 40"), saved_by_id=user_id)
+            RubricRevision(assignment_id=aid, yaml_text=text.replace("points: 100", "points: 40"), saved_by_id=user_id)
         )
     assert run_submission(sid, sessions=sessions, store=store, grader=FakeGrader(), settings=settings) is State.SCORED
     done = row(sessions, sid)
-    assert (done.score, done.max_score) == (60.0, 60.0)  # 40 + 20 of the newest revision, not the file's 100
-    assert [c["max_points"] for c in done.result["criteria"]] == [40.0, 20.0]
+    assert (done.score, done.max_score) == (40.0, 40.0)  # the newest revision's 40, not the file's 100
+    assert [c["max_points"] for c in done.result["criteria"]] == [40.0]
 
 
 def test_the_worker_stores_the_reference_metrics_it_has(sessions, submission, settings):
