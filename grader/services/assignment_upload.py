@@ -16,7 +16,8 @@ destination, validated with `load_assignment_folder`, and only then moved into
 `<data_dir>/assignments/<slug>/`, where grader.assignments finds it. A slug
 of the course's own `assignments/` folder is never replaced; an uploaded one
 only when the instructor asks. The assignment's row is created hidden, so
-students see it once it is published.
+students see it once it is published; its references are built at once
+(grader.services.reference_builds), so its first grading does not wait for them.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from grader.config import Settings
 from grader.core.errors import BadSubmission, SpecError
 from grader.db import transaction
 from grader.models import Assignment
+from grader.services.reference_builds import UNLESS_WAITING, ReferenceQueue, Request, request_build, stale_after
 from grader.services.submissions import UploadLimits, _check_zip_name, _extract_entry
 
 ZIP_JUNK = ("__MACOSX/", ".DS_Store")
@@ -50,6 +52,7 @@ class UploadedAssignment:
     title: str
     assignment_id: int
     replaced: bool
+    references: Request | None = None  # the build of its references (None: no queue was given)
 
 
 def _entries(data: bytes, source: str, limits: UploadLimits) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
@@ -115,8 +118,12 @@ def install_assignment_zip(
     filename: str = "assignment.zip",
     *,
     replace: bool = False,
+    queue: ReferenceQueue | None = None,
 ) -> UploadedAssignment:
-    """Validate an assignment zip and put it in place with its (hidden) row; SpecError names file and field."""
+    """Validate an assignment zip and put it in place with its (hidden) row; SpecError names file and field.
+
+    With a queue, its references are then built (again, when it replaced files a build was reading).
+    """
     source = PurePosixPath(filename.replace("\\", "/")).name[-80:] or "assignment.zip"
     limits = UploadLimits(max_bytes=settings.upload_max_bytes)
     if len(data) > limits.max_bytes:
@@ -153,4 +160,8 @@ def install_assignment_zip(
         else:
             row.title, row.topic, row.task = loaded.spec.title, loaded.spec.topic, loaded.spec.task
         session.flush()
-        return UploadedAssignment(slug, loaded.spec.title, row.id, replaced)
+        done = UploadedAssignment(slug, loaded.spec.title, row.id, replaced)
+    if queue is None:
+        return done
+    build = request_build(sessions, queue, done.assignment_id, unless=UNLESS_WAITING, stale=stale_after(settings))
+    return dataclasses.replace(done, references=build)

@@ -22,13 +22,16 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
 
 from grader.config import Settings
+from grader.core.errors import SpecError
 from grader.models import Assignment, Role, utcnow
 from grader.services.accounts import create_token, create_user, find_user, user_for_token, verify_password
+from grader.services.assignment_dates import form_moment, mirror_policy, policy_data
 from grader.services.catalog import SyncResult, sync_assignments
+from grader.services.course_grades import course_timezone
 from grader.services.queue import (
     CPU_QUEUE,
     GPU_QUEUE,
@@ -112,7 +115,11 @@ def prepare_demo_course(session: Session, settings: Settings) -> tuple[SyncResul
     """Load the assignments, date them, and make sure the demo accounts and token work; keep their secrets."""
     stored = read_credentials(settings.data_dir)
     synced = sync_assignments(session, settings)
-    schedule_demo_dates(session)
+    try:
+        tz = course_timezone(settings)
+    except SpecError:  # the web pages say what is wrong with the course file; the demo still starts
+        tz = dt.timezone.utc
+    schedule_demo_dates(session, tz=tz)
     accounts = ensure_demo_accounts(session, stored.get("passwords") or {})
     student = next(a for a in accounts if a.role is Role.STUDENT)
     token = ensure_demo_token(session, student.email, stored.get("token"))
@@ -120,20 +127,55 @@ def prepare_demo_course(session: Session, settings: Settings) -> tuple[SyncResul
     return synced, accounts, token
 
 
-def schedule_demo_dates(session: Session, now: dt.datetime | None = None) -> list[str]:
-    """Give assignments without a deadline one a week from now, open from now; return their slugs.
+def schedule_demo_dates(session: Session, now: dt.datetime | None = None, tz: dt.tzinfo = dt.timezone.utc) -> list[str]:
+    """Give assignments without a deadline a week from now, open from now, late work for a day; return their slugs.
 
     Only the demo does this: a real course sets its own dates, and a date
-    staff set is never overwritten.
+    staff set is never overwritten. The dates are written as a policy (in the
+    course's time zone, to the minute, as staff would type them), through the
+    one writer of the mirrored columns, so the assignment list, the settings
+    form and the grades page show the same moments. A row an older demo dated
+    in its columns alone gets that date written down as its policy.
     """
-    now = now or utcnow()
+    opens = (now or utcnow()).replace(second=0, microsecond=0)
     scheduled = []
-    for row in session.scalars(select(Assignment).where(Assignment.due_at.is_(None)).order_by(Assignment.slug)):
-        row.opens_at = row.opens_at or now
-        row.due_at = now + DEMO_WEEK
-        scheduled.append(row.slug)
+    for row in session.scalars(select(Assignment).order_by(Assignment.slug)):
+        if row.policy is not None:  # (a JSON null and an SQL NULL both read as None: filter here, not in SQL)
+            continue
+        data = policy_data(row, tz)
+        if data is None:
+            data = {"published": bool(row.published), **demo_policy(opens, tz)}
+            scheduled.append(row.slug)
+        mirror_policy(row, data, tz)
     session.flush()
     return scheduled
+
+
+def demo_policy(opens: dt.datetime, tz: dt.tzinfo) -> dict[str, Any]:
+    """The demo's time settings: open now, due in a week, late work for a day at 10% per started hour."""
+    return {
+        "opens_at": form_moment(opens, tz),
+        "due_at": form_moment(opens + DEMO_WEEK, tz),
+        "late": {"penalty_percent": 10, "per": "hour", "last_accepted": "1d"},
+    }
+
+
+def queue_reference_builds(
+    sessions: sessionmaker[Session], settings: Settings, synced: SyncResult, queue: Any = None
+) -> list[str]:
+    """Have the worker build every assignment's references as the demo starts, not in a student's first job.
+
+    The builds wait at low priority: a student's grading that comes first
+    builds only its own assignment's, and says so on its status. Return what
+    became of the requests, one line each.
+    """
+    from grader.services.queue import CeleryQueue
+    from grader.services.reference_builds import describe_requests, request_builds, stale_after
+
+    slugs = [*synced.added, *synced.updated, *synced.unchanged]
+    queue = queue if queue is not None else CeleryQueue(settings.broker_url)
+    done = request_builds(sessions, queue, slugs, stale=stale_after(settings))
+    return [line for line, _trouble in describe_requests(done, slugs)]
 
 
 def sqlite_broker_path(broker_url: str) -> Path | None:

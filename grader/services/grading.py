@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from grader.assignments import Assignment
 from grader.config import Settings
@@ -23,6 +24,12 @@ class GradingService:
         self.upload_limits = limits
         self.evaluator = Evaluator(runner, settings.cache_dir, settings.run_dir, limits, gpu, threads)
         self.references = ReferenceResults(self.evaluator, settings.cache_dir)
+
+    def live_progress(self) -> dict[str, Any]:
+        """What the grading in progress is doing: waiting for the course's references, else what its run reports."""
+        if self.references.waiting:
+            return {"phase": "references"}
+        return self.evaluator.live_progress()
 
     def grade_upload(self, name: str, data: bytes, assignment: Assignment) -> GradeResult:
         """Evaluate an uploaded file and score it."""

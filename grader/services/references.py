@@ -2,17 +2,25 @@
 
 Their metrics are cached outside the source tree, keyed by a hash of the
 assignment file, the reference file, the data and the framework versions, so
-they are computed once per change of any of those.
+they are computed once per change of any of those. A build holds an exclusive
+lock on a file next to its cache entry: two processes (a build task and a
+grading that needs the same reference) never run it twice; the second waits,
+then reads what the first wrote. Builds are normally the worker task of
+grader.services.reference_builds, ahead of the gradings.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -59,10 +67,27 @@ class ReferenceResults:
     def __init__(self, evaluator: Evaluator, cache_dir: Path):
         self.evaluator = evaluator
         self.cache_dir = cache_dir
+        # Called once before a grading builds, or waits for, references it needs (a worker writes the
+        # submission's progress phase "references" with it); `waiting` is True until they are there.
+        self.on_wait: Callable[[], None] | None = None
+        self.waiting = False
 
     def for_rubric(self, assignment: Assignment) -> dict[str, dict[str, Any]]:
-        """Metrics of every reference the assignment's rubric refers to."""
-        return {name: self.metrics(assignment, name) for name in sorted(assignment.rubric.references_needed())}
+        """Metrics of every reference the assignment's rubric refers to; says so first when any is missing."""
+        needed = sorted(assignment.rubric.references_needed())
+        if not self.missing(assignment, needed):
+            return {name: self.metrics(assignment, name) for name in needed}
+        self.waiting = True
+        try:
+            if self.on_wait is not None:
+                self.on_wait()
+            return {name: self.metrics(assignment, name) for name in needed}
+        finally:
+            self.waiting = False
+
+    def missing(self, assignment: Assignment, frameworks: list[str] | tuple[str, ...]) -> list[str]:
+        """The frameworks among these whose reference is not cached for the assignment as it is now."""
+        return [name for name in frameworks if not self._cache_path(assignment, name).is_file()]
 
     def metrics(self, assignment: Assignment, framework: str, rebuild: bool = False) -> dict[str, Any]:
         """A reference's metrics, from the cache or from a fresh run."""
@@ -72,7 +97,17 @@ class ReferenceResults:
         """A reference's whole evaluation (metrics, log, resources), from the cache or from a fresh run."""
         path = self._cache_path(assignment, framework)
         if path.is_file() and not rebuild:
-            return Evaluation.from_json(json.loads(path.read_text())["evaluation"])
+            return _read_evaluation(path)
+        asked = time.time()
+        with _exclusive(path.with_suffix(".lock")):  # whoever held it first may have built it meanwhile
+            if path.is_file() and (not rebuild or path.stat().st_mtime >= asked):
+                return _read_evaluation(path)
+            evaluation = self._run(assignment, framework)
+            _write_atomically(path, {"metrics": evaluation.metrics, "evaluation": evaluation.to_json()})
+        return evaluation
+
+    def _run(self, assignment: Assignment, framework: str) -> Evaluation:
+        """Run one reference in the sandbox; a reference that does not run is staff's problem, never a grade."""
         reference = assignment.reference_path(framework)
         log.info("running reference %s of %s", reference.name, assignment.slug)
         evaluation = self.evaluator.evaluate(reference.name, reference.read_bytes(), assignment)
@@ -81,7 +116,6 @@ class ReferenceResults:
                 f"reference {reference.name} of {assignment.slug} did not run: {evaluation.outcome.value}: "
                 f"{evaluation.staff_detail}\n{evaluation.log[-4000:]}"
             )
-        _write_atomically(path, {"metrics": evaluation.metrics, "evaluation": evaluation.to_json()})
         return evaluation
 
     def cached(self, assignment: Assignment) -> dict[str, dict[str, Any]]:
@@ -122,6 +156,22 @@ def record_references(sessions: sessionmaker[Session], slug: str, found: dict[st
         if row.references != merged:
             row.references = merged
     return True
+
+
+def _read_evaluation(path: Path) -> Evaluation:
+    return Evaluation.from_json(json.loads(path.read_text())["evaluation"])
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `lock_path` (created if missing; never deleted, so every process locks one inode)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_atomically(path: Path, value: dict) -> None:

@@ -82,7 +82,10 @@ def test_web_and_workers_start_on_a_migrated_database_and_healthy_servers(servic
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
         }, name
-    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["migrate"]["depends_on"] == {  # its sync queues the reference builds on redis
+        "redis": {"condition": "service_healthy"},
+        "postgres": {"condition": "service_healthy"},
+    }
 
 
 def test_web_runs_gunicorn_on_the_wsgi_app_and_checks_liveness(services):
