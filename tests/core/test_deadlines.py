@@ -11,18 +11,15 @@ from grader.core.outcomes import Status
 from grader.core.policy import (
     Attempt,
     Extension,
-    FeedbackLevel,
     LatePolicy,
     Override,
     check_acceptance,
     effective_deadlines,
-    feedback_levels,
     format_duration,
     grade_assignment,
     late_penalty,
     parse_extension,
     parse_policy,
-    remaining_today,
     select_counting,
 )
 
@@ -304,35 +301,6 @@ def test_nothing_submitted_is_unknown_until_the_cutoff_then_zero():
     assert after.final.explanation == "0: nothing was graded by the last accepted moment (15 Feb 2025 23:59 UTC)"
     pending = grade_assignment("x", 100, [attempt(1, DUE, None, None)], deadlines, HOURLY, "best", now=DUE + 9 * DAY)
     assert pending.final == pending.final.__class__(None, "not known yet: a submission is still being graded")
-
-
-# --- the daily limit ------------------------------------------------------------------------------
-
-
-def test_daily_limit_counts_calendar_days_in_the_course_time_zone():
-    # 22:30 UTC on 12 Feb is 23:30 in Berlin; 23:30 UTC is already 13 Feb there.
-    moments = [dt.datetime(2025, 2, 12, 22, 30, tzinfo=UTC), dt.datetime(2025, 2, 12, 23, 30, tzinfo=UTC)]
-    attempts = [attempt(n, at, 50) for n, at in enumerate(moments)] + [attempt(2, moments[1] + MINUTE, 50)]
-    assert feedback_levels(attempts, 1, BERLIN) == {
-        0: FeedbackLevel.FULL,
-        1: FeedbackLevel.FULL,
-        2: FeedbackLevel.STATUS,
-    }
-    assert feedback_levels(attempts, 1, UTC)[1] is FeedbackLevel.STATUS
-
-
-def test_errors_on_our_side_do_not_use_the_quota():
-    start = dt.datetime(2025, 2, 12, 9, tzinfo=UTC)
-    attempts = [attempt(1, start, None, Status.ERROR), attempt(2, start + HOUR, 50), attempt(3, start + 2 * HOUR, 50)]
-    assert feedback_levels(attempts, 1, UTC) == {1: FeedbackLevel.FULL, 2: FeedbackLevel.FULL, 3: FeedbackLevel.STATUS}
-    assert feedback_levels(attempts, None, UTC)[3] is FeedbackLevel.FULL
-    quota = remaining_today(attempts, start + 3 * HOUR, 2, UTC)
-    assert (quota.remaining, quota.message) == (
-        0,
-        "You have used today's 2 fully graded submissions: more are still graded, but show only whether they ran; "
-        "the count starts again at midnight (UTC).",
-    )
-    assert remaining_today(attempts, start + DAY, 2, UTC).remaining == 2
 
 
 # --- durations and settings files -----------------------------------------------------------------
