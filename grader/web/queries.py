@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from grader.core.outcomes import Outcome
 from grader.models import Assignment, Override, State, Submission, User
 from grader.services.grades import in_force
+from grader.services.overrides import newest_override_id
 
 
 def published_assignments(session: Session) -> list[Assignment]:
@@ -98,7 +99,7 @@ class FoundSubmission:
     """One row of a staff search: the submission, its score in force, and where it sits in its chain."""
 
     submission: Submission
-    override: Override | None  # the newest override row (in force when points_after is set)
+    override: Override | None  # the upload's newest override row (in force when points_after is set)
     score: float | None  # in force: the override's points, else the rubric's
     runs: int  # rows in its chain
     in_force: bool  # False: an earlier run, superseded by a re-run
@@ -123,7 +124,7 @@ def _chain_id() -> ColumnElement[int]:
 def search_submissions(session: Session, wanted: SubmissionFilter, page: int = 1, per_page: int = 50) -> SearchPage:
     """Return one page of the submissions matching the filter, newest first."""
     newest = aliased(Override)
-    newest_id = select(func.max(Override.id)).where(Override.submission_id == Submission.id).scalar_subquery()
+    newest_id = newest_override_id()  # of the upload: an override stays in force across re-runs
     score = func.coalesce(newest.points_after, Submission.score)
     query = (
         select(Submission, newest, score)

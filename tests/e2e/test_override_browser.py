@@ -1,5 +1,7 @@
 """A TA overrides a score in headless Chromium; then the student logs in and sees the new score and the comment.
 
+Then the TA re-runs the overridden upload: the page asks whether the override
+stays in force, and the student reads one notice that says which score counts.
 The server is gunicorn on a migrated SQLite database; the scored submission is
 written straight into the database as a worker leaves it (no training needed:
 what is tested is the review flow, not grading).
@@ -14,15 +16,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from grader.db import make_engine, make_sessions, transaction
+from grader.db import make_engine, make_sessions
 from grader.models import Assignment, Override, State, Submission, User
 from tests.databases import migrated_database
-from tests.e2e.conftest import BIN, fixture_environ, free_port, grader, start, stop, wait_until_up
-from tests.e2e.test_browser import browser  # noqa: F401 (the fixture: Debian's Chromium through Playwright)
+from tests.e2e.conftest import fixture_environ, grader
+from tests.e2e.pages import PASSWORD, log_in, serve, submission, writing
 from tests.web.helpers import SCORED_RESULT
 
+pytestmark = pytest.mark.slow  # a gunicorn site and Chromium
 TA, TA_NAME, STUDENT = "tess@example.org", "Tess Assistant", "sam@example.org"
-PASSWORD = "correct horse battery"
 REASON = "The test set had a mislabelled class; full marks for accuracy."
 
 
@@ -39,46 +41,27 @@ def site(tmp_path_factory) -> Iterator[tuple[str, str]]:
         ):
             done = grader(*args, env=env)
             assert done.returncode == 0, done.stderr + done.stdout
-        port = free_port()
-        log = tmp / "web.log"
-        web = start([str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "grader.wsgi:app"], env, log)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_up(url, web, log)
+        with serve(tmp, database_url, **env) as url:
             yield url, database_url
-        finally:
-            stop(web)
 
 
 def add_scored_submission(database_url: str) -> int:
     """Write a scored submission of the student as a worker would; return its id."""
-    engine = make_engine(database_url)
-    try:
-        with transaction(make_sessions(engine)) as session:
-            student = session.scalars(select(User).where(User.email == STUDENT)).one()
-            assignment = session.scalars(select(Assignment).order_by(Assignment.slug)).first()
-            now = dt.datetime.now(dt.timezone.utc)
-            row = Submission(
-                user_id=student.id, assignment_id=assignment.id, filename="model.py", blob_sha256="0" * 64,
-                size_bytes=10, state=State.SCORED, result=SCORED_RESULT, outcome="ok", score=8.5, max_score=10.0,
-                started_at=now - dt.timedelta(seconds=5), finished_at=now, attempts=1, worker="host:1",
-            )  # fmt: skip
-            session.add(row)
-            session.flush()
-            return row.id
-    finally:
-        engine.dispose()
+    with writing(database_url) as session:
+        student = session.scalars(select(User).where(User.email == STUDENT)).one()
+        assignment = session.scalars(select(Assignment).order_by(Assignment.slug)).first()
+        now = dt.datetime.now(dt.timezone.utc)
+        row = submission(
+            student, assignment, filename="model.py", size_bytes=10, state=State.SCORED, result=SCORED_RESULT,
+            outcome="ok", score=8.5, max_score=10.0, started_at=now - dt.timedelta(seconds=5), finished_at=now,
+            attempts=1, worker="host:1",
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        return row.id
 
 
-def log_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/auth/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}/")
-
-
-def test_a_ta_overrides_a_score_and_the_student_sees_it_with_the_comment(site, browser):  # noqa: F811
+def test_a_ta_overrides_a_score_and_the_student_sees_it_with_the_comment(site, browser):
     from playwright.sync_api import expect
 
     url, database_url = site
@@ -99,7 +82,7 @@ def test_a_ta_overrides_a_score_and_the_student_sees_it_with_the_comment(site, b
     ta.get_by_label(re.compile(r"^Reason \(the student reads it\)")).fill(REASON)
     ta.get_by_role("button", name="Override the score").click()
     expect(ta.locator(".flash")).to_contain_text(f"Score of #{sid} set to 10")
-    expect(ta.locator("#score-in-force")).to_contain_text(f"10 (override by {TA_NAME})")
+    expect(ta.locator("#score-in-force")).to_contain_text(f"10 (override by {TA_NAME}; it counts over")
     expect(ta.locator("table.audit tbody tr")).to_have_count(1)
     expect(ta.locator("table.audit")).to_contain_text(REASON)
     ta.context.close()
@@ -109,10 +92,8 @@ def test_a_ta_overrides_a_score_and_the_student_sees_it_with_the_comment(site, b
     student.get_by_role("link", name="My submissions").click()
     expect(student.locator(".status").first).to_have_text("scored: 10 / 10 (changed by staff)")
     student.get_by_role("link", name=str(sid), exact=True).click()
-    changed = student.get_by_role("region", name="Score changed by staff")
-    expect(changed).to_contain_text(f"Score changed to 10 / 10 by {TA_NAME} on")
-    expect(changed).to_contain_text("the rubric gave 8.5")
-    expect(changed.locator("blockquote")).to_have_text(REASON)
+    changed = student.get_by_role("region", name="Score set by staff")
+    expect(changed).to_have_text(f"Score set to 10 by {TA_NAME}: {REASON}")
     expect(student.get_by_role("link", name="Grading log (staff)")).to_have_count(0)
     student.context.close()
 
@@ -123,3 +104,68 @@ def test_a_ta_overrides_a_score_and_the_student_sees_it_with_the_comment(site, b
             assert [(r.points_before, r.points_after, r.reason) for r in rows] == [(8.5, 10.0, REASON)]
     finally:
         engine.dispose()
+
+
+def finish_rerun(database_url: str, submission_id: int, score: float) -> None:
+    """Leave a re-run row scored, as a worker would."""
+    with writing(database_url) as session:
+        row = session.get(Submission, submission_id)
+        row.state, row.score, row.max_score = State.SCORED, score, 10.0
+        row.result, row.outcome = {**SCORED_RESULT, "score": score}, "ok"
+        row.finished_at = dt.datetime.now(dt.timezone.utc)
+
+
+def test_a_ta_reruns_an_overridden_upload_keeping_the_override_and_the_student_reads_one_notice(
+    site,
+    browser,
+    tmp_path_factory,
+):
+    from playwright.sync_api import expect
+
+    url, database_url = site
+    shots = tmp_path_factory.mktemp("override-rerun")  # screenshots, to look at
+    sid = add_scored_submission(database_url)
+    ta = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(ta, url, TA)
+    ta.goto(f"{url}/staff/submissions/{sid}")
+    ta.get_by_label(re.compile(r"New score")).fill("4")
+    ta.get_by_label(re.compile(r"^Reason \(the student reads it\)")).fill(REASON)
+    ta.get_by_role("button", name="Override the score").click()
+    expect(ta.locator("#score-in-force")).to_contain_text(f"4 (override by {TA_NAME}")
+
+    rerun = ta.get_by_role("form", name="Re-run this upload")
+    expect(rerun.locator("legend")).to_have_text(
+        "This upload has an override in force. What should the re-run do to it?"
+    )
+    expect(rerun.locator("li")).to_have_text(f"4 by {TA_NAME} (made on run #{sid}): {REASON}")
+    rerun.get_by_role("button", name="Re-run this upload").click()  # no choice: asked again, nothing queued
+    expect(ta.get_by_role("alert")).to_contain_text(f"Submission #{sid} (4 by {TA_NAME}) has an override in force.")
+    expect(ta.get_by_role("alert")).to_contain_text("Nothing was queued.")
+    ta.screenshot(path=str(shots / "ta-asked.png"), full_page=True)
+    keep = ta.get_by_label(re.compile(r"Keep the override in force \(the re-run's score is shown to staff"))
+    keep.check()
+    ta.get_by_role("button", name="Re-run this upload").click()
+    expect(ta.locator(".flash")).to_contain_text(f"Override of #{sid} kept in force")
+    new = int(re.search(r"/staff/submissions/(\d+)$", ta.url).group(1))
+    assert new != sid
+
+    finish_rerun(database_url, new, 1.25)
+    ta.reload()
+    expect(ta.locator("#score-in-force")).to_contain_text(f"4 (override by {TA_NAME}, made on run #{sid}")
+    expect(ta.locator("#override-in-force")).to_contain_text(f"made on run #{sid} and kept over the re-run")
+    ta.context.close()
+
+    student = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    log_in(student, url, STUDENT)
+    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    for shown, extra in ((new, ""), (sid, f" (run #{new})")):
+        student.goto(f"{url}/submissions/{shown}")
+        notice = student.get_by_role("region", name="Score set by staff")
+        expect(notice).to_have_count(1)
+        expect(notice).to_have_text(
+            f"Score set to 4 by {TA_NAME}: {REASON} Re-run on {day}{extra}: the override still counts."
+        )
+        expect(student.locator(".status").first).to_have_text("scored: 4 / 10 (changed by staff)")
+        expect(student.get_by_text("is the one that counts")).to_have_count(0)
+        student.screenshot(path=str(shots / f"student-{shown}.png"), full_page=True)
+    student.context.close()

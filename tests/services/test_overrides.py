@@ -12,6 +12,7 @@ from grader.models import Assignment, Override, Role, State, Submission, User
 from grader.services.overrides import (
     ActionRefused,
     audit_trail,
+    chain_score,
     override_in_force,
     override_score,
     score_in_force,
@@ -141,18 +142,22 @@ def test_withdrawing_without_an_override_in_force_is_refused(world):
     assert _rows(world) == 0
 
 
-def test_a_submission_still_being_graded_or_superseded_by_a_rerun_is_refused(world):
+def _add_rerun(world, state: State = State.QUEUED, score: float | None = None) -> int:
+    """Add a re-run row of the world's upload, as grader.services.reruns would, in `state`."""
     with transaction(world["sessions"]) as session:
         first = session.get(Submission, world["sub"])
         rerun = Submission(
             user_id=first.user_id, assignment_id=first.assignment_id, filename="model.py", blob_sha256="0" * 64,
-            size_bytes=10, state=State.QUEUED, created_at=first.created_at, rerun_of_id=first.id,
+            size_bytes=10, state=state, created_at=first.created_at, rerun_of_id=first.id, score=score,
+            max_score=10.0 if score is not None else None,
         )  # fmt: skip
         session.add(rerun)
         session.flush()
-        rerun_id = rerun.id
-    with pytest.raises(ActionRefused, match=f"newest run #{rerun_id} counts"):
-        _override(world, "ta", "9", "reason")
+        return rerun.id
+
+
+def test_a_run_still_being_graded_or_superseded_by_a_graded_rerun_is_refused(world):
+    rerun_id = _add_rerun(world)
     with pytest.raises(ActionRefused, match="still queued; override it once it is graded"):
         with transaction(world["sessions"]) as session:
             override_score(session, submission_id=rerun_id, staff=session.get(User, world["ta"]), points=1, reason="r")
@@ -160,6 +165,20 @@ def test_a_submission_still_being_graded_or_superseded_by_a_rerun_is_refused(wor
         with transaction(world["sessions"]) as session:
             override_score(session, submission_id=999999, staff=session.get(User, world["ta"]), points=1, reason="r")
     assert _rows(world) == 0
+    with transaction(world["sessions"]) as session:
+        session.get(Submission, rerun_id).state, session.get(Submission, rerun_id).score = State.SCORED, 2.0
+    with pytest.raises(ActionRefused, match=f"newest run #{rerun_id} counts: override that one"):
+        _override(world, "ta", "9", "reason")
+    assert _rows(world) == 0
+
+
+def test_the_newest_graded_run_can_be_overridden_while_a_rerun_waits_and_the_override_counts_over_it(world):
+    rerun_id = _add_rerun(world)
+    _override(world, "ta", "9", "Appeal upheld")  # the upload's override, made on its newest graded run
+    with world["sessions"]() as session:
+        counts = chain_score(session, session.get(Submission, rerun_id))
+        assert (counts.points, counts.run, counts.override.run) == (9.0, rerun_id, world["sub"])
+        assert counts.rerun_at is not None  # a run newer than the one it was made on
 
 
 def test_the_staff_search_filters_by_the_score_in_force_on_both_databases(world):

@@ -8,10 +8,23 @@ import pytest
 from sqlalchemy import select
 
 from grader.db import transaction
-from grader.models import Assignment, Role, State, Submission, User
-from grader.services.overrides import ActionRefused
+from grader.models import Assignment, Role, State, Submission, User, utcnow
+from grader.services.overrides import (
+    ActionRefused,
+    audit_trail,
+    chain_score,
+    override_score,
+    score_in_force,
+    student_notice,
+)
 from grader.services.queue import RecordingQueue
-from grader.services.reruns import chain_rows, request_reruns
+from grader.services.reruns import (
+    OverrideChoice,
+    OverrideChoiceNeeded,
+    chain_rows,
+    parse_override_choice,
+    request_reruns,
+)
 
 UPLOADED = dt.datetime(2025, 2, 13, 23, 58, tzinfo=dt.timezone.utc)
 
@@ -121,3 +134,135 @@ def test_a_worker_grades_the_rerun_row_like_any_queued_row_and_leaves_the_first_
     first, rerun = _rows(world["sessions"], world["a"])
     assert state is State.SCORED and rerun.state is State.SCORED and rerun.score is not None
     assert (first.score, first.state) == (8.5, State.SCORED)
+
+
+# An override across re-runs (issue 11 item 4): it belongs to the upload; a re-run asks the TA first.
+
+REASON = "Three test images were mislabelled; graded by hand."
+
+
+@pytest.fixture
+def overridden(world):
+    """Upload "a" (rubric 8.5 / 10) overridden to 4 by Ada, a TA: the issue's #5 overridden to 40, at scale 10.
+
+    Upload "b" is another student's, so the first student's grade is upload "a"'s alone.
+    """
+    with transaction(world["sessions"]) as session:
+        other = User(email="bo@example.org", role=Role.STUDENT, password_hash="x")
+        session.add(other)
+        session.flush()
+        session.get(Submission, world["b"]).user_id = other.id
+        ta = session.get(User, world["ta"])
+        ta.name = "Ada"
+        override_score(session, submission_id=world["a"], staff=ta, points="4", reason=REASON)
+    return world
+
+
+def _finish(sessions, submission_id: int, score: float) -> None:
+    """Score a re-run row as a worker leaves it."""
+    with transaction(sessions) as session:
+        row = session.get(Submission, submission_id)
+        row.state, row.score, row.max_score, row.finished_at = State.SCORED, score, 10.0, utcnow()
+
+
+def _trail(sessions, submission_id: int) -> list[tuple]:
+    with sessions() as session:
+        return [
+            (r.submission_id, r.points_before, r.points_after, r.reason) for r in audit_trail(session, submission_id)
+        ]
+
+
+def _final(sessions, world) -> float | None:
+    """The assignment's final for the student, as the grades page and the course grade compute it."""
+    from grader.config import load_settings
+    from grader.services.grades import grade_table
+
+    with sessions() as session:
+        assignment = session.scalars(select(Assignment)).one()
+        settings = load_settings({})
+        now = utcnow()
+        grades = grade_table(session, settings, [assignment], [world["student"]], tz=dt.timezone.utc, now=now)
+        return grades[(world["student"], assignment.id)].final.value
+
+
+def test_a_rerun_of_an_overridden_upload_without_a_choice_is_refused_and_nothing_is_queued(overridden):
+    queue, sessions = RecordingQueue(), overridden["sessions"]
+    with pytest.raises(OverrideChoiceNeeded) as refused:
+        request_reruns(sessions, queue, submission_ids=[overridden["a"], overridden["b"]], staff_id=overridden["ta"])
+    assert refused.value.field == "override_choice"
+    assert str(refused.value) == (
+        f"Submission #{overridden['a']} (4 by Ada) has an override in force. Choose: keep the override in force"
+        " (the re-run's score is shown to staff but the override counts), or withdraw the override"
+        " (the re-run's score will count). Nothing was queued."
+    )
+    assert refused.value.overridden[overridden["a"]].reason == REASON
+    assert queue.enqueued == [] and len(_rows(sessions, overridden["b"])) == 1  # not even the other upload
+    assert len(_rows(sessions, overridden["a"])) == 1 and len(_trail(sessions, overridden["a"])) == 1
+
+
+def test_a_kept_override_counts_over_the_reruns_score_for_the_student_the_grades_and_the_search(overridden):
+    from grader.web.queries import SubmissionFilter, search_submissions
+
+    queue, sessions, first = RecordingQueue(), overridden["sessions"], overridden["a"]
+    report = request_reruns(
+        sessions, queue, submission_ids=[first], staff_id=overridden["ta"], override_choice=OverrideChoice.KEEP
+    )
+    new = report.queued[first]
+    assert report.kept == (first,) and "Override of #" in report.summary() and queue.enqueued == [(new, True)]
+    assert _final(sessions, overridden) == 4.0  # while the re-run waits, the override counts
+    _finish(sessions, new, 1.249)
+    with sessions() as session:
+        rerun = session.get(Submission, new)
+        counts = chain_score(session, rerun)
+        assert (counts.points, counts.run, counts.override.run) == (4.0, new, first)
+        assert score_in_force(session, session.get(Submission, first)) == 4.0
+        day = rerun.queued_at.strftime("%Y-%m-%d")
+        notice = f"Score set to 4 by Ada: {REASON} Re-run on {day}: the override still counts."
+        assert student_notice(counts, rerun) == notice
+        earlier = chain_score(session, session.get(Submission, first))
+        assert student_notice(earlier, session.get(Submission, first)) == notice.replace(day, f"{day} (run #{new})")
+        found = search_submissions(session, SubmissionFilter(max_score=5.0)).rows
+        assert [(row.submission.id, row.score) for row in found] == [(new, 4.0)]
+    assert _final(sessions, overridden) == 4.0
+    assert _trail(sessions, new) == [(first, 8.5, 4.0, REASON)]  # the upload's trail, from any of its runs
+
+
+def test_withdrawing_when_rerunning_writes_the_withdrawal_with_the_rerun_and_the_reruns_score_counts(overridden):
+    queue, sessions, first = RecordingQueue(), overridden["sessions"], overridden["a"]
+    report = request_reruns(
+        sessions, queue, submission_ids=[first], staff_id=overridden["ta"],
+        override_choice=OverrideChoice.WITHDRAW, note="  the rubric is fixed  ",
+    )  # fmt: skip
+    new = report.queued[first]
+    assert report.withdrawn == (first,) and "withdrawn: the re-run's score will count" in report.summary()
+    assert _trail(sessions, new) == [
+        (first, 8.5, 4.0, REASON),
+        (first, 4.0, None, "withdrawn when Ada re-ran the submission: the rubric is fixed"),
+    ]
+    _finish(sessions, new, 1.25)
+    with sessions() as session:
+        rerun = session.get(Submission, new)
+        counts = chain_score(session, rerun)
+        assert (counts.points, counts.override) == (1.25, None)
+        assert student_notice(counts, rerun) == (
+            f"A re-run, requested by staff, of your upload #{first}; this run is the one that counts."
+        )
+    assert _final(sessions, overridden) == 1.25
+
+
+def test_a_withdrawal_that_cannot_be_written_queues_nothing(overridden):
+    queue, sessions, first = RecordingQueue(), overridden["sessions"], overridden["a"]
+    with pytest.raises(ActionRefused, match="keep it shorter") as refused:
+        request_reruns(
+            sessions, queue, submission_ids=[first], staff_id=overridden["ta"],
+            override_choice=OverrideChoice.WITHDRAW, note="x" * 5000,
+        )  # fmt: skip
+    assert refused.value.field == "note" and queue.enqueued == []
+    assert len(_rows(sessions, first)) == 1 and len(_trail(sessions, first)) == 1
+
+
+def test_an_unknown_choice_is_refused_naming_the_field():
+    with pytest.raises(ActionRefused, match="Choose 'keep' or 'withdraw'") as refused:
+        parse_override_choice("maybe")
+    assert refused.value.field == "override_choice"
+    assert parse_override_choice(" Keep ") is OverrideChoice.KEEP and parse_override_choice("") is None

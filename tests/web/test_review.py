@@ -127,8 +127,12 @@ def test_the_staff_api_overrides_reruns_and_reads_the_log(app, client, accounts,
     assert done.status_code == 201 and done.get_json()["points_before"] == 8.5
     log = client.get(f"/api/v1/staff/submissions/{sid}", headers=ta).get_json()
     assert log["score_in_force"] == 9 and log["audit"][0]["reason"] == "Appeal" and log["staff_detail"]
-    rerun = client.post(f"/api/v1/staff/submissions/{sid}/rerun", headers=ta)
+    asked = client.post(f"/api/v1/staff/submissions/{sid}/rerun", headers=ta)  # overridden: keep or withdraw?
+    assert asked.status_code == 409 and asked.get_json()["field"] == "override_choice" and queue.enqueued == []
+    assert asked.get_json()["overridden"][str(sid)]["reason"] == "Appeal"
+    rerun = client.post(f"/api/v1/staff/submissions/{sid}/rerun", json={"override_choice": "keep"}, headers=ta)
     assert rerun.status_code == 202 and queue.enqueued == [(rerun.get_json()["queued"][str(sid)], True)]
+    assert rerun.get_json()["kept"] == [sid]
     bad = client.post("/api/v1/staff/submissions/rerun", json={"ids": ["x"]}, headers=ta)
     assert bad.status_code == 400
 
@@ -164,8 +168,8 @@ def test_two_overrides_then_a_withdrawal_show_three_audit_rows_and_the_student_s
     auth.login("bob@example.org", "pw-bob-123")
     student_page = client.get(f"/submissions/{sid}").get_data(as_text=True)
     assert "scored: 7 / 10 (changed by staff)" in student_page
-    assert "Score changed to 7 / 10" in student_page and "by Tess Assistant on" in student_page
-    assert "Used test labels; see the email" in student_page and "the rubric gave 8.5" in student_page
+    assert "Score set to 7 by Tess Assistant</strong>: " in student_page
+    assert "Used test labels; see the email" in student_page
     assert "Rubric fixed instead" not in student_page  # the student sees the override in force, not the trail
     body = client.get(f"/submissions/{sid}/status.json").get_json()
     assert body["override"]["points"] == 7 and body["override"]["by"] == "Tess Assistant"
@@ -356,3 +360,133 @@ def test_the_list_is_paginated_newest_first(app, client, auth, accounts, monkeyp
     assert re.findall(r'name="ids" value="(\d+)"', first) == [str(ids[4]), str(ids[3])]
     assert "page 1 of 3" in first and "page=2" in first and "student=bob" in first
     assert _listed(client, "student=bob&page=3") == {ids[0]}
+
+
+# An override across re-runs (issue 11 item 4): the issue's scenario, at scale 10 (40 -> 4, 12.49 -> 1.25).
+
+APPEAL = "Three test images were mislabelled; graded by hand."
+
+
+def _overridden(app, client, auth, accounts) -> int:
+    """Bob's scored upload (8.5), overridden to 4 by the TA Ada through the page; Ada stays logged in."""
+    sid = add_scored(app, accounts.add("bob@example.org", password="pw-bob-123"))
+    accounts.add("ta@example.org", Role.TA)
+    with transaction(_sessions(app)) as session:
+        from grader.models import User
+
+        session.scalars(select(User).where(User.email == "ta@example.org")).one().name = "Ada"
+    auth.login("ta@example.org")
+    assert _post(client, f"/staff/submissions/{sid}/override", {"points": "4", "reason": APPEAL}).status_code == 302
+    return sid
+
+
+def _finish(app, submission_id: int, score: float) -> None:
+    """Leave a re-run row scored, as a worker would."""
+    with transaction(_sessions(app)) as session:
+        row = session.get(Submission, submission_id)
+        result = {**SCORED_RESULT, "score": score}
+        row.state, row.score, row.max_score, row.result = State.SCORED, score, 10.0, result
+        row.finished_at = dt.datetime.now(dt.timezone.utc)
+
+
+def _notices(html: str) -> list[str]:
+    """The texts of a student's submission page that say which score of the upload counts."""
+    notice = (
+        r'<section class="card override".*?</section>|<p class="card notice">.*?</p>|<p class="muted">A re-run.*?</p>'
+    )
+    return [" ".join(re.sub(r"<[^>]+>", "", part).split()) for part in re.findall(notice, html, re.S)]
+
+
+def _bearer(app, email: str) -> dict[str, str]:
+    """An API token header of an existing account."""
+    from grader.models import User
+    from grader.services.accounts import create_token
+
+    with transaction(_sessions(app)) as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        return {"Authorization": f"Bearer {create_token(session, user)}"}
+
+
+def test_a_rerun_of_an_overridden_upload_asks_first_and_a_kept_override_still_counts_everywhere(
+    app, client, auth, accounts, queue
+):
+    sid = _overridden(app, client, auth, accounts)
+    page = f"/staff/submissions/{sid}"
+    html = client.get(page).get_data(as_text=True)
+    assert "This upload has an override in force. What should the re-run do to it?" in html
+    assert f"<strong>4</strong> by Ada (made on run #{sid}): {APPEAL}" in html
+    assert 'value="keep"> Keep the override in force' in html and 'value="withdraw"> Withdraw the override' in html
+
+    refused = _post(client, f"{page}/rerun")  # no choice: refused, nothing queued
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and queue.enqueued == []
+    assert f"Submission #{sid} (4 by Ada) has an override in force. Choose: keep the override in force" in text
+    with _sessions(app)() as session:
+        assert len(session.scalars(select(Submission.id)).all()) == 1
+
+    kept = _post(client, f"{page}/rerun", {"override_choice": "keep"})
+    ((new, _),) = queue.enqueued
+    assert kept.headers["Location"].endswith(f"/staff/submissions/{new}")
+    assert f"Override of #{sid} kept in force" in client.get(kept.headers["Location"]).get_data(as_text=True)
+    _finish(app, new, 1.25)
+
+    log = client.get(f"/staff/submissions/{new}").get_data(as_text=True)
+    assert re.search(r'id="score-in-force">4 \(override by Ada, made on run #\d+', log)
+    assert f"Override in force: <strong>4</strong> by Ada, made on run #{sid} and kept over the re-run" in log
+    assert "No override yet" not in log and f'<a href="/staff/submissions/{sid}">#{sid}</a>' in log  # the trail's run
+    search = client.get("/staff/submissions?max_score=5").get_data(as_text=True)
+    assert f">{new}</a>" in search and "4 / 10" in search
+
+    auth.logout()
+    auth.login("bob@example.org", "pw-bob-123")
+    day = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    notice = f"Score set to 4 by Ada: {APPEAL} Re-run on {day}: the override still counts."
+    new_page = client.get(f"/submissions/{new}").get_data(as_text=True)
+    assert _notices(new_page) == [notice] and "scored: 4 / 10 (changed by staff)" in new_page
+    old_page = client.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert _notices(old_page) == [notice.replace(day, f"{day} (run #{new})")]
+    assert "is the one that counts" not in new_page + old_page
+    body = client.get(f"/api/v1/submissions/{new}", headers=_bearer(app, "bob@example.org"))
+    api = body.get_json()
+    assert api["notice"] == notice and api["override"]["points"] == 4 and api["override"]["run"] == sid
+    grades = client.get("/api/v1/grades/me", headers=_bearer(app, "bob@example.org"))
+    assert [a["final"]["value"] for a in grades.get_json()["assignments"]] == [4]
+
+
+def test_withdrawing_when_rerunning_lets_the_reruns_score_count_and_the_trail_says_so(
+    app, client, auth, accounts, queue
+):
+    sid = _overridden(app, client, auth, accounts)
+    response = _post(client, f"/staff/submissions/{sid}/rerun", {"override_choice": "withdraw", "note": "rubric fixed"})
+    ((new, _),) = queue.enqueued
+    assert response.status_code == 302
+    assert _overrides(app, sid) == [
+        (8.5, 4.0, APPEAL, "ta@example.org"),
+        (4.0, None, "withdrawn when Ada re-ran the submission: rubric fixed", "ta@example.org"),
+    ]
+    _finish(app, new, 1.25)
+    log = client.get(f"/staff/submissions/{new}").get_data(as_text=True)
+    assert 'id="score-in-force">1.25</dd>' in log
+    assert "No override in force: the rubric's score of the newest run counts." in log
+    assert "withdrawn when Ada re-ran the submission: rubric fixed" in log
+    auth.logout()
+    auth.login("bob@example.org", "pw-bob-123")
+    new_page = client.get(f"/submissions/{new}").get_data(as_text=True)
+    assert "Score set to" not in new_page and "scored: 1.25 / 10" in new_page
+    assert f"A re-run, requested by staff, of your upload #{sid}; this run is the one that counts." in new_page
+
+
+def test_a_bulk_rerun_with_an_override_in_force_asks_on_the_list_and_queues_once_answered(
+    app, client, auth, accounts, queue
+):
+    sid = _overridden(app, client, auth, accounts)
+    other = add_scored(app, accounts.add("cy@example.org"))
+    back = "/staff/submissions?assignment=digits-mlp"
+    form = {"csrf_token": csrf_token(client, "/staff/submissions"), "ids": [sid, other], "back": back}
+    asked = client.post("/staff/submissions/rerun", data=form)
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 400 and queue.enqueued == []
+    assert 'aria-label="Re-run with overrides in force"' in html and f"{APPEAL}</li>" in html
+    assert f'name="ids" value="{sid}"' in html and f'name="ids" value="{other}"' in html
+    done = client.post("/staff/submissions/rerun", data={**form, "override_choice": "keep"})
+    assert done.status_code == 302 and len(queue.enqueued) == 2
