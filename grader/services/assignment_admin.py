@@ -3,13 +3,17 @@
 The settings are kept as staff wrote them (`Assignment.policy`, the shape of
 grader.core.policy.settings) and checked with the same `parse_policy` that
 grading uses, in the course's time zone; `published`, `opens_at` and
-`due_at` are mirrored on the row for queries. Grades are computed from the
+`due_at` are mirrored on the row for queries, only by
+grader.services.assignment_dates (the one source of truth for dates). Grades are computed from the
 stored rubric scores and the policy of the moment (grader.services.grades),
 so a saved deadline, policy or extension applies to every grade at once,
 without touching a submission row.
 
 Form fields carry the policy's dotted names (`due_at`, `late.penalty_percent`),
-so a SpecError's `field` names the form field to show the problem next to.
+so a SpecError's `field` names the form field to show the problem next to;
+a save reports every mistake at once (SettingsErrors) and writes only the
+fields the instructor changed, so a setting the form does not show, or one
+left untouched, stays exactly as it was.
 """
 
 from __future__ import annotations
@@ -22,13 +26,30 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.core.errors import SpecError
-from grader.core.policy import AssignmentPolicy, parse_extension, parse_policy
+from grader.core.policy import AssignmentPolicy, parse_extension, parse_policy, policy_problems
 from grader.db import transaction
 from grader.models import Assignment, Extension, Role, User, utcnow
+from grader.services.assignment_dates import mirror_policy, policy_data, policy_in_force, store_policy, utc
 from grader.services.course_grades import course_timezone as course_timezone  # the instructor pages' time zone
+from grader.services.reference_builds import UNLESS_BUILT, ReferenceQueue, Request, request_build
 
 LATE_FIELDS = ("penalty_percent", "per", "grace", "last_accepted")
-POLICY_FIELDS = ("published", "opens_at", "due_at", "counts", "daily_limit") + tuple(f"late.{f}" for f in LATE_FIELDS)
+POLICY_FIELDS = ("published", "opens_at", "due_at", "counts", "daily_limit", "pending_limit") + tuple(
+    f"late.{f}" for f in LATE_FIELDS
+)
+ORIGINAL = "orig."  # the hidden inputs carrying each field's value as the form showed it
+_NUMBERS = ("daily_limit", "pending_limit", "late.penalty_percent")
+_FREE_WITHOUT_DEADLINE = ("published", "counts", "late.per")  # fields that may keep a value without a due date
+UTC = dt.timezone.utc
+
+
+class SettingsErrors(SpecError):
+    """Every mistake of a settings form at once, by field; `field` and `problem` are the first one's."""
+
+    def __init__(self, problems: dict[str, str]):
+        field = next(iter(problems))
+        super().__init__("settings", "" if field == "_form" else field, problems[field])
+        self.problems = problems
 
 
 def _number_or_text(text: str) -> int | float | str:
@@ -42,80 +63,120 @@ def _number_or_text(text: str) -> int | float | str:
             return text
 
 
-def policy_from_form(form: Mapping[str, str]) -> dict[str, Any] | None:
-    """Build the policy dict from the settings form's fields; None when no due date is set (no deadline)."""
-    values = {name: (form.get(name) or "").strip() for name in POLICY_FIELDS}
-    published = form.get("published") in ("on", "true", "1", "yes")
-    if not values["due_at"]:
-        for name in POLICY_FIELDS[1:]:
-            if values[name] and name not in ("counts", "late.per"):
-                raise SpecError("settings", name, "needs a due date: set due_at too, or clear this field")
-        return None
-    policy: dict[str, Any] = {"published": published, "due_at": values["due_at"]}
-    if values["opens_at"]:
-        policy["opens_at"] = values["opens_at"]
-    policy["counts"] = values["counts"] or "best"
-    if values["daily_limit"]:
-        policy["daily_limit"] = _number_or_text(values["daily_limit"])
-    late = {f: values[f"late.{f}"] for f in LATE_FIELDS if values[f"late.{f}"]}
-    if "penalty_percent" in late or "last_accepted" in late or "grace" in late:
-        late.setdefault("penalty_percent", "0")
-        late.setdefault("per", "hour")
-        late["penalty_percent"] = _number_or_text(late["penalty_percent"])
-        policy["late"] = late
-    return policy
-
-
-def form_from_policy(assignment: Assignment) -> dict[str, str]:
-    """The settings form's fields for an assignment as saved (the inverse of policy_from_form)."""
-    policy = assignment.policy or {}
-    late = policy.get("late") or {}
+def form_from_policy(assignment: Assignment, tz: dt.tzinfo = UTC) -> dict[str, str]:
+    """The settings form's fields showing what is in force (the policy, or what the columns of an old row say)."""
+    data = policy_data(assignment, tz) or {}
+    late = data.get("late") or {}
     form = {name: "" for name in POLICY_FIELDS}
-    form.update({k: str(policy[k]) for k in ("opens_at", "due_at", "counts", "daily_limit") if k in policy})
-    form.update({f"late.{k}": str(late[k]) for k in LATE_FIELDS if k in late})
+    form.update({k: str(data[k]) for k in ("opens_at", "due_at", "daily_limit", "pending_limit") if k in data})
+    form.update({f"late.{k}": str(late[k]) for k in LATE_FIELDS if late.get(k) is not None})
+    form["counts"] = str(data.get("counts") or "best")
+    form["late.per"] = form["late.per"] or "hour"
     form["published"] = "on" if assignment.published else ""
     return form
 
 
+def form_values(form: Mapping[str, str], prefix: str = "") -> dict[str, str]:
+    """The settings fields of a posted form, trimmed (a checkbox left unticked is absent: "")."""
+    values = {name: (form.get(prefix + name) or "").strip() for name in POLICY_FIELDS}
+    values["published"] = "on" if values["published"] in ("on", "true", "1", "yes") else ""
+    return values
+
+
 def read_policy(assignment: Assignment, tz: dt.tzinfo) -> AssignmentPolicy | None:
-    """The assignment's saved policy (None: no deadline)."""
-    if assignment.policy is None:
-        return None
-    return parse_policy(assignment.policy, f"settings of {assignment.slug}", tz)
+    """The assignment's policy in force (None: no deadline); see grader.services.assignment_dates."""
+    return policy_in_force(assignment, tz)
 
 
 def save_settings(sessions: sessionmaker[Session], assignment_id: int, form: Mapping[str, str], tz: dt.tzinfo) -> None:
-    """Validate and save an assignment's settings, keeping the mirrored columns in step; SpecError names the field."""
-    policy = policy_from_form(form)
+    """Save the fields the instructor changed, keep every other setting as it is; SettingsErrors lists all mistakes.
+
+    A field counts as changed when its posted value differs from the value the form showed (the hidden
+    `orig.` inputs; without them, the value in force now): an untouched field never overwrites a setting,
+    even one another instructor saved meanwhile.
+    """
     with transaction(sessions) as session:
         row = session.get_one(Assignment, assignment_id)
-        if policy is None:
-            row.policy, row.opens_at, row.due_at = None, None, None
-            row.published = form.get("published") in ("on", "true", "1", "yes")
-            return
-        parsed = parse_policy(policy, "settings", tz)
-        _mirror(row, policy, parsed)
+        in_force = form_from_policy(row, tz)
+        shown = form_values(form, ORIGINAL) if any(k.startswith(ORIGINAL) for k in form) else in_force
+        posted = form_values(form)
+        changed = {name for name in POLICY_FIELDS if posted[name] != shown[name]}
+        values = {name: posted[name] if name in changed else in_force[name] for name in POLICY_FIELDS}
+        data = _apply_changes(policy_data(row, tz), values, changed)
+        problems = settings_problems(data, values, tz)
+        if problems:
+            raise SettingsErrors(problems)
+        mirror_policy(row, data, tz, published=values["published"] == "on")
+
+
+def _apply_changes(base: dict[str, Any] | None, values: dict[str, str], changed: set[str]) -> dict[str, Any] | None:
+    """The stored policy with only the changed fields written over it (None: no due date, no deadline)."""
+    if not values["due_at"]:
+        return None
+    data = dict(base or {"published": values["published"] == "on"})
+    if "published" in changed:
+        data["published"] = values["published"] == "on"
+    for name in ("opens_at", "due_at", "counts", "daily_limit", "pending_limit"):
+        if name in changed:
+            _set(data, name, values[name], name in _NUMBERS)
+    late = dict(data.get("late") or {})
+    for name in LATE_FIELDS:
+        if f"late.{name}" in changed:
+            _set(late, name, values[f"late.{name}"], f"late.{name}" in _NUMBERS)
+    if any(key in late for key in ("penalty_percent", "grace", "last_accepted")):
+        late.setdefault("penalty_percent", 0)
+        late.setdefault("per", values["late.per"] or "hour")
+        data["late"] = late
+    else:
+        data.pop("late", None)
+    return data
+
+
+def _set(data: dict[str, Any], key: str, value: str, number: bool) -> None:
+    """Write a field's new value into the policy; an emptied field is removed (its default applies)."""
+    if value:
+        data[key] = _number_or_text(value) if number else value
+    else:
+        data.pop(key, None)
+
+
+def settings_problems(data: dict[str, Any] | None, values: dict[str, str], tz: dt.tzinfo) -> dict[str, str]:
+    """Every mistake of the form, by field ("_form": the whole), in the form's order; {} when it can be saved."""
+    if data is None:
+        needs = "needs a due date: set due_at too, or clear this field"
+        return {name: needs for name in POLICY_FIELDS if values[name] and name not in _FREE_WITHOUT_DEADLINE}
+    found = policy_problems(data, "settings", tz)
+    order = {name: index for index, name in enumerate(POLICY_FIELDS)}
+    return {field or "_form": found[field] for field in sorted(found, key=lambda f: order.get(f, -1))}
 
 
 def _mirror(row: Assignment, policy: dict[str, Any], parsed: AssignmentPolicy) -> None:
-    row.policy = policy
-    row.published, row.opens_at, row.due_at = parsed.published, utc(parsed.opens_at), utc(parsed.due_at)
+    """Store a policy already parsed (set_published's path) through the one writer of the columns."""
+    store_policy(row, policy, parsed)
 
 
-def utc(moment: dt.datetime | None) -> dt.datetime | None:
-    """A moment in UTC, as the database keeps it (SQLite drops the offset rather than converting)."""
-    return moment.astimezone(dt.timezone.utc) if moment is not None else None
+def set_published(
+    sessions: sessionmaker[Session],
+    assignment_id: int,
+    published: bool,
+    tz: dt.tzinfo,
+    queue: ReferenceQueue | None = None,
+) -> Request | None:
+    """Publish or hide an assignment (in its policy too, so both say the same).
 
-
-def set_published(sessions: sessionmaker[Session], assignment_id: int, published: bool, tz: dt.tzinfo) -> None:
-    """Publish or hide an assignment (in its policy too, so both say the same)."""
+    Publishing also builds its references on `queue`, unless they are built or on their way, so
+    its first grading does not build them; return what became of that request (None: none made).
+    """
     with transaction(sessions) as session:
         row = session.get_one(Assignment, assignment_id)
         if row.policy is None:
             row.published = published
-            return
-        policy = {**row.policy, "published": published}
-        _mirror(row, policy, parse_policy(policy, f"settings of {row.slug}", tz))
+        else:
+            policy = {**row.policy, "published": published}
+            _mirror(row, policy, parse_policy(policy, f"settings of {row.slug}", tz))
+    if not published or queue is None:
+        return None
+    return request_build(sessions, queue, assignment_id, unless=UNLESS_BUILT)
 
 
 def _student(session: Session, email: str) -> User:

@@ -78,7 +78,7 @@ def test_settings_are_kept_as_written_and_mirrored_in_utc(sessions, world):
     assert row.published
     policy = admin.read_policy(row, BERLIN)
     assert (policy.counts, policy.daily_limit, policy.late.grace) == ("last", 5, dt.timedelta(minutes=15))
-    assert admin.form_from_policy(row) == {**FORM, "daily_limit": "5"}
+    assert admin.form_from_policy(row) == {**FORM, "daily_limit": "5", "pending_limit": ""}
 
 
 def test_no_due_date_means_no_deadline(sessions, world):

@@ -10,7 +10,15 @@ read as UTC, because that is how the database stores moments.
 """
 
 from grader.core.policy.breakdown import AssignmentGrade, Line, Override, grade_assignment
-from grader.core.policy.daily import FeedbackLevel, Quota, feedback_levels, remaining_today
+from grader.core.policy.daily import (
+    FeedbackLevel,
+    Quota,
+    Visibility,
+    grade_hidden,
+    level_at_upload,
+    remaining_today,
+    score_visibility,
+)
 from grader.core.policy.late import (
     Acceptance,
     Deadlines,
@@ -18,11 +26,12 @@ from grader.core.policy.late import (
     LatePenalty,
     LatePolicy,
     check_acceptance,
+    describe_window,
     effective_deadlines,
     late_penalty,
 )
 from grader.core.policy.selection import COUNTS, Attempt, Candidate, Selection, select_counting
-from grader.core.policy.settings import AssignmentPolicy, parse_extension, parse_policy
+from grader.core.policy.settings import AssignmentPolicy, parse_extension, parse_policy, policy_problems
 from grader.core.policy.timing import format_duration, parse_duration, parse_moment
 
 __all__ = [
@@ -41,9 +50,12 @@ __all__ = [
     "Override",
     "Quota",
     "Selection",
+    "Visibility",
     "check_acceptance",
+    "describe_window",
     "effective_deadlines",
-    "feedback_levels",
+    "grade_hidden",
+    "level_at_upload",
     "format_duration",
     "grade_assignment",
     "late_penalty",
@@ -51,6 +63,8 @@ __all__ = [
     "parse_extension",
     "parse_moment",
     "parse_policy",
+    "policy_problems",
     "remaining_today",
+    "score_visibility",
     "select_counting",
 ]

@@ -120,6 +120,25 @@ def effective_deadlines(
     return Deadlines(due, policy.grace, cutoff, aware(opens_at) if opens_at else None, extension)
 
 
+def describe_window(deadlines: Deadlines, policy: LatePolicy, tz: dt.tzinfo = UTC) -> str:
+    """Return what a student may still hand in after their due date, in one sentence with the moments.
+
+    "Late work accepted until 15 Feb 2025 23:59 UTC at −10% per started hour (up to 100%)." The moments
+    are this student's: an extension moves them, as it does for grading.
+    """
+    grace = ""
+    if deadlines.grace:
+        grace = f" Up to {format_duration(deadlines.grace)} after the due date counts as on time."
+    cutoff = deadlines.last_accepted
+    if cutoff is not None and cutoff <= deadlines.grace_until:
+        return f"No late work: nothing is accepted after {format_moment(cutoff, tz)}.{grace}"
+    until = f"until {format_moment(cutoff, tz)}" if cutoff is not None else "at any time after the due date"
+    if not policy.percent_per_unit:
+        return f"Late work accepted {until} without penalty.{grace}"
+    penalty = f"at −{policy.percent_per_unit:g}% per started {policy.per} (up to 100%)"
+    return f"Late work accepted {until} {penalty}.{grace}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Acceptance:
     """Whether a submission is taken, with the reason for each audience."""

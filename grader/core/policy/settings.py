@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 from grader.core.errors import SpecError
 from grader.core.policy.late import UNITS, Deadlines, Extension, LatePolicy, effective_deadlines
@@ -35,6 +37,7 @@ _KEYS = ("published", "opens_at", "due_at", "counts", "daily_limit", "pending_li
 DEFAULT_PENDING_LIMIT = 3  # without a policy, or one that does not say
 _LATE_KEYS = ("penalty_percent", "per", "grace", "last_accepted")
 _EXTENSION_KEYS = ("due_at", "last_accepted", "reason", "granted_by")
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,47 +58,109 @@ class AssignmentPolicy:
 
 
 def parse_policy(data: object, source: str, tz: dt.tzinfo) -> AssignmentPolicy:
-    """Build an AssignmentPolicy from parsed YAML or a dict; raise SpecError naming the bad field."""
-    root = Section(data, Where(source), _KEYS)
-    due_at = parse_moment(root.get("due_at"), root.at("due_at"), tz)
-    opens_at = None
-    if root.get("opens_at", None) is not None:
-        opens_at = parse_moment(root.get("opens_at"), root.at("opens_at"), tz)
-        if opens_at >= due_at:
-            raise root.at("opens_at").error(
-                f"{format_moment(opens_at, tz)} is not before due_at ({format_moment(due_at, tz)})"
-            )
+    """Build an AssignmentPolicy from parsed YAML or a dict; raise SpecError naming the (first) bad field."""
+    policy, problems = _read_policy(data, source, tz)
+    if problems:
+        raise problems[0]
+    assert policy is not None
+    return policy
+
+
+def policy_problems(data: object, source: str, tz: dt.tzinfo) -> dict[str, str]:
+    """Return every problem of a policy by dotted field ("" for the whole), {} when it is valid.
+
+    A form shows them all at once, each next to its field, rather than one per save.
+    """
+    problems: dict[str, str] = {}
+    for error in _read_policy(data, source, tz)[1]:
+        problems.setdefault(error.field, error.problem)
+    return problems
+
+
+class _Problems:
+    """Run each field's reader on its own, keeping every SpecError, so one mistake hides no other."""
+
+    def __init__(self) -> None:
+        self.errors: list[SpecError] = []
+
+    def read(self, reader: Callable[[], T], fallback: T) -> T:
+        try:
+            return reader()
+        except SpecError as exc:
+            self.errors.append(exc)
+            return fallback
+
+
+def _read_policy(data: object, source: str, tz: dt.tzinfo) -> tuple[AssignmentPolicy | None, list[SpecError]]:
+    """Read every field of a policy; return the policy (None when anything is wrong) and all the problems."""
+    found = _Problems()
+    root = found.read(lambda: Section(data, Where(source), _KEYS), None)
+    if root is None:
+        return None, found.errors
+    due_at = found.read(lambda: parse_moment(root.get("due_at"), root.at("due_at"), tz), None)
+    opens_at = found.read(lambda: _parse_opens(root, due_at, tz), None)
+    published = found.read(lambda: _parse_published(root), True)
+    daily_limit = found.read(lambda: _optional_count(root, "daily_limit"), None)
+    pending_limit = found.read(lambda: _optional_count(root, "pending_limit"), None) or DEFAULT_PENDING_LIMIT
+    counts = found.read(lambda: root.choice("counts", COUNTS) if "counts" in root else "best", "best")
+    late = LatePolicy()
+    if root.get("late", None) is not None:
+        section = found.read(lambda: root.section("late", _LATE_KEYS), None)
+        late = _parse_late(section, due_at, tz, found) if section is not None else late
+    if found.errors or due_at is None:
+        return None, found.errors
+    return AssignmentPolicy(due_at, opens_at, published, late, counts, daily_limit, pending_limit), []
+
+
+def _parse_opens(root: Section, due_at: dt.datetime | None, tz: dt.tzinfo) -> dt.datetime | None:
+    if root.get("opens_at", None) is None:
+        return None
+    opens_at = parse_moment(root.get("opens_at"), root.at("opens_at"), tz)
+    if due_at is not None and opens_at >= due_at:
+        raise root.at("opens_at").error(
+            f"{format_moment(opens_at, tz)} is not before due_at ({format_moment(due_at, tz)})"
+        )
+    return opens_at
+
+
+def _parse_published(root: Section) -> bool:
     published = root.get("published", True)
     if not isinstance(published, bool):
         raise root.at("published").expected("true or false", published)
-    daily_limit = None
-    if root.get("daily_limit", None) is not None:
-        daily_limit = root.integer("daily_limit", minimum=1)
-    pending_limit = DEFAULT_PENDING_LIMIT
-    if root.get("pending_limit", None) is not None:
-        pending_limit = root.integer("pending_limit", minimum=1)
-    late = LatePolicy()
-    if root.get("late", None) is not None:
-        late = _parse_late(root.section("late", _LATE_KEYS), due_at, tz)
-    counts = root.choice("counts", COUNTS) if "counts" in root else "best"
-    return AssignmentPolicy(due_at, opens_at, published, late, counts, daily_limit, pending_limit)
+    return published
 
 
-def _parse_late(section: Section, due_at: dt.datetime, tz: dt.tzinfo) -> LatePolicy:
-    percent = section.number("penalty_percent", minimum=0, maximum=100, what="a percentage from 0 to 100")
-    per = section.choice("per", UNITS)
-    grace = parse_duration(section.get("grace", "0"), section.at("grace"))
+def _optional_count(root: Section, key: str) -> int | None:
+    """Read an optional whole number of at least 1 (absent or empty: None)."""
+    if root.get(key, None) is None:
+        return None
+    return root.integer(key, minimum=1)
+
+
+def _parse_late(section: Section, due_at: dt.datetime | None, tz: dt.tzinfo, found: _Problems) -> LatePolicy:
+    what = "a percentage from 0 to 100"
+    percent = found.read(lambda: section.number("penalty_percent", minimum=0, maximum=100, what=what), 0.0)
+    per = found.read(lambda: section.choice("per", UNITS), "hour")
+    grace = found.read(lambda: parse_duration(section.get("grace", "0"), section.at("grace")), None)
+    last_accepted = found.read(lambda: _parse_last_accepted(section, due_at, grace, tz), None)
+    return LatePolicy(percent, per, grace or dt.timedelta(0), last_accepted)
+
+
+def _parse_last_accepted(
+    section: Section, due_at: dt.datetime | None, grace: dt.timedelta | None, tz: dt.tzinfo
+) -> dt.datetime | dt.timedelta | None:
+    """Read the cutoff and check it against the due date and grace (when those could be read)."""
     last_accepted = _parse_cutoff(section.get("last_accepted", None), section.at("last_accepted"), tz)
-    if isinstance(last_accepted, dt.datetime) and last_accepted < due_at:
+    if isinstance(last_accepted, dt.datetime) and due_at is not None and last_accepted < due_at:
         raise section.at("last_accepted").error(
             f"{format_moment(last_accepted, tz)} is before due_at ({format_moment(due_at, tz)}); "
             "the last accepted moment must be at or after the due date"
         )
-    if isinstance(last_accepted, dt.timedelta) and last_accepted < grace:
+    if isinstance(last_accepted, dt.timedelta) and grace is not None and last_accepted < grace:
         raise section.at("last_accepted").error(
             "is shorter than the grace period; submissions within the grace period are always accepted"
         )
-    return LatePolicy(percent, per, grace, last_accepted)
+    return last_accepted
 
 
 def _parse_cutoff(value: object, where: Where, tz: dt.tzinfo) -> dt.datetime | dt.timedelta | None:

@@ -48,22 +48,26 @@ def summarise_rubric(rubric: RubricSpec, references: References | None = None) -
 
 
 def describe_criterion(criterion: CriterionSpec, references: References) -> str:
-    """Say how the criterion's points are earned: "accuracy at least 0.9: all 10 points, otherwise none"."""
+    """Say how the criterion's points are earned: "Accuracy at least 0.900: all 10 points, otherwise none."."""
     metric, points, policy = criterion.definition, _points(criterion.points), criterion.policy
-    label = metric.label.lower()
+    label = metric.label[:1].lower() + metric.label[1:]
     if isinstance(policy, Threshold):
-        return f"{_bound(label, policy.bound, metric, references)}: all {points} points, otherwise none."
-    if isinstance(policy, Linear):
+        text = f"{_bound(label, policy.bound, metric, references)}: all {points} points, otherwise none."
+    elif isinstance(policy, Linear):
         zero, full = _level(policy.zero_at, metric, references), _level(policy.full_at, metric, references)
-        side = "below" if metric.higher_is_better else "above"
-        return f"No points with {label} at or {side} {zero}, all {points} points from {full} on, in proportion between."
-    if isinstance(policy, Bands):
+        better, worse = ("above", "below") if metric.higher_is_better else ("below", "above")
+        text = (
+            f"All {points} points for {label} at {full} or {better}; none at {zero} or {worse}; in proportion between."
+        )
+    elif isinstance(policy, Bands):
         ordered = sorted(policy.bands, key=lambda band: -band.points)
         bands = "; ".join(
             f"{_points(band.points)} points for {_bound(label, band.bound, metric, references)}" for band in ordered
         )
-        return f"{bands}; otherwise none."
-    return f"Up to {points} points on {label}."
+        text = f"{bands}; otherwise none."
+    else:
+        text = f"Up to {points} points on {label}."
+    return text[:1].upper() + text[1:]
 
 
 def describe_check(check: CheckSpec) -> str:
@@ -97,7 +101,8 @@ def _reference_value(relative_to: str, metric: Metric, references: References) -
     names = ("keras", "torch") if relative_to == "best" else (relative_to,)
     values = []
     for name in names:
-        value = (references.get(name) or {}).get(metric.name)
+        results = references.get(name)
+        value = results.get(metric.name) if isinstance(results, Mapping) else None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return None
         values.append(float(value))
