@@ -1,10 +1,14 @@
-"""The gradebook: one row per student, a column per assignment and course component, the final; its charts.
+"""The gradebook: one row per student, a column per assignment and course component, the course grade; charts.
 
 The table is the course report (grader.services.course_grades) laid flat; the
-CSV export writes the same cells. The charts are data first: `histogram`
-counts scores into bins, `hourly_counts` counts uploads per hour around a
-deadline, and `bar_chart` maps counts to bar rectangles the template draws as
-inline SVG (nothing downloaded, no script).
+CSV export writes the same cells. A student's course grade is one number with a
+status: "final" once every counted component has a score, else "provisional",
+the points secured so far out of 100 with missing components counting 0 (the
+two are equal once nothing is missing, so the page shows one column).
+
+The charts are data here: `histogram` counts scores into bins and
+`hourly_counts` counts uploads per hour around a deadline; grader.web.charts
+draws them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,9 +45,19 @@ class Row:
     email: str
     name: str
     cells: tuple[float | None, ...]  # in the order of the columns; None: no score yet
-    final: float | None
-    provisional: float
-    missing: tuple[str, ...]
+    final: float | None  # None while a counted component has no score
+    provisional: float  # points secured so far; equal to final once nothing is missing
+    missing: tuple[str, ...]  # ids of the counted components without a score
+
+    @property
+    def grade(self) -> float:
+        """The one number to show: the final when there is one, else the points secured so far."""
+        return self.final if self.final is not None else self.provisional
+
+    @property
+    def status(self) -> str:
+        """Say "final" when every counted component has a score, else "provisional"."""
+        return "final" if self.final is not None else "provisional"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,16 +113,22 @@ def _cell(value: float | None) -> str:
 
 
 def gradebook_csv(book: Gradebook) -> str:
-    """Return the gradebook as CSV: email, name, one column per assignment and component, final, provisional."""
+    """Return the gradebook as CSV: email, name, a column per assignment and component, then the course grade.
+
+    The course grade keeps the columns spreadsheets already read: `final` (empty while a counted component has
+    no score), `provisional` (the points secured so far, missing components counting 0; equal to final once
+    complete) and `missing` (component ids); `status` (final or provisional) comes last.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["email", "name"]
     header += [f"{c.key} (%)" if c.kind == "assignment" else c.key for c in book.columns]
-    header += ["final", "provisional", "missing"]
+    header += ["final", "provisional", "missing", "status"]
     writer.writerow(header)
     for row in book.rows:
         cells = [_cell(value) for value in row.cells]
-        writer.writerow([row.email, row.name, *cells, _cell(row.final), _cell(row.provisional), " ".join(row.missing)])
+        grade = [_cell(row.final), _cell(row.provisional), " ".join(row.missing), row.status]
+        writer.writerow([row.email, row.name, *cells, *grade])
     return out.getvalue()
 
 
@@ -140,38 +160,10 @@ def hourly_counts(
     return counts
 
 
-@dataclasses.dataclass(frozen=True)
-class Bar:
-    """One bar of a chart, in SVG user units (y grows downwards)."""
-
-    x: float
-    y: float
-    width: float
-    height: float
-    count: int
-    label: str
-
-
-def bar_chart(counts: Sequence[int], labels: Sequence[str], width: float = 600, height: float = 160) -> list[Bar]:
-    """Map counts to bars filling width x height: the tallest bar is the full height, zero has no height."""
-    if len(counts) != len(labels):
-        raise ValueError(f"{len(counts)} counts but {len(labels)} labels")
-    if not counts:
-        return []
-    top = max(counts) or 1
-    slot = width / len(counts)
-    gap = min(2.0, slot * 0.1)
-    bars = []
-    for index, (count, label) in enumerate(zip(counts, labels, strict=True)):
-        bar_height = round(height * count / top, 2)
-        x = round(index * slot + gap / 2, 2)
-        bars.append(Bar(x, round(height - bar_height, 2), round(slot - gap, 2), bar_height, count, label))
-    return bars
-
-
 def histogram_labels(bins: int = 10, low: float = 0.0, high: float = 100.0) -> list[str]:
+    """Name each bin by its range: "0–10" ... "90–100"."""
     width = (high - low) / bins
-    return [f"{low + i * width:g}–{low + (i + 1) * width:g}%" for i in range(bins)]
+    return [f"{low + i * width:g}–{low + (i + 1) * width:g}" for i in range(bins)]
 
 
 def hourly_labels(before_hours: int = 48, after_hours: int = 24) -> list[str]:

@@ -69,11 +69,11 @@ def _rect(x: float, y: float, width: float, height: float, fill: str, extra: str
     return f'<rect x="{_c(x)}" y="{_c(y)}" width="{_c(width)}" height="{_c(height)}" fill="{fill}"{extra}{end}'
 
 
-def _svg(height: float, label: str, body: list[str]) -> Markup:
+def _svg(height: float, label: str, body: list[str], width: float = WIDTH, css: str = "result-chart") -> Markup:
     """Wrap the parts in one accessible, self-contained <svg> that scales to its container."""
     title = escape(label)
     return Markup(
-        f'<svg class="result-chart" role="img" aria-label="{title}" viewBox="0 0 {WIDTH} {_c(height)}" width="100%"'
+        f'<svg class="{css}" role="img" aria-label="{title}" viewBox="0 0 {_c(width)} {_c(height)}" width="100%"'
         f' font-size="{FONT}" fill="{MUTED}"><title>{title}</title>{"".join(body)}</svg>'
     )
 
@@ -294,6 +294,82 @@ def per_class_accuracy(values: Sequence[float | None], labels: Sequence[str] | N
     body += ["</g>", _text((left + right) / 2, bottom + 32, "accuracy", extra=INK)]
     label = f"Accuracy of each of {len(values)} classes, 0 to 1; n/a: the class is absent from the test labels"
     return _svg(bottom + 40, label, body)
+
+
+# Histograms (the gradebook): a narrower canvas than the result page's, so the text stays readable in a card.
+HIST_WIDTH, HIST_LEFT, HIST_TOP, HIST_HEIGHT = 480, 44, 18, 140
+BAR, DUE = "#2457c5", "#b42318"  # as style.css: --accent, --bad
+MAX_BINS, WRITTEN_COUNTS = 200, 24  # more bins than WRITTEN_COUNTS: the y axis alone tells the counts
+
+
+def histogram(
+    counts: Sequence[int],
+    ticks: Sequence[tuple[float, str]],
+    *,
+    label: str,
+    x_title: str,
+    y_title: str,
+    bins: Sequence[str] | None = None,
+    marker: tuple[float, str] | None = None,
+) -> Markup:
+    """Draw counts as bars on a count axis, the count written on each bar when the bins are few enough to read.
+
+    ticks place x labels in bin units (0 is the left edge of the first bin, 0.5 its middle); bins names each bin
+    for its tooltip and for the text alternative, which lists every non-zero bin; marker draws a dashed line at a
+    position in bin units (a due date) with its name.
+    """
+    if not 0 < len(counts) <= MAX_BINS or any(not isinstance(n, int) or n < 0 for n in counts):
+        return Markup("")
+    names = list(bins) if bins is not None and len(bins) == len(counts) else [str(i) for i in range(len(counts))]
+    top, y_ticks = _count_axis(max(counts))
+    left, right, bottom = HIST_LEFT, HIST_WIDTH - 20, HIST_TOP + HIST_HEIGHT
+    slot = (right - left) / len(counts)
+    body = []
+    for tick in y_ticks:
+        y = bottom - tick * HIST_HEIGHT / top
+        body += [_line(left, y, right, y), _text(left - 6, y + 4, str(tick), "end", ' class="tick"')]
+    body += _histogram_bars(counts, names, HIST_HEIGHT / top, slot)
+    body.append(_line(left, bottom, right, bottom, MUTED, ""))
+    body += [_text(left + position * slot, bottom + 14, text) for position, text in ticks]
+    if marker is not None:
+        x = left + marker[0] * slot
+        body.append(_line(x, HIST_TOP - 8, x, bottom, DUE, ' stroke-dasharray="4 3" class="marker"'))
+        body.append(_text(x + 4, HIST_TOP - 2, marker[1], "start", f' fill="{DUE}"'))
+    body.append(_text((left + right) / 2, bottom + 34, x_title, extra=INK))
+    middle = HIST_TOP + HIST_HEIGHT / 2
+    body.append(_text(12, middle, y_title, extra=f'{INK} transform="rotate(-90 12 {_c(middle)})"'))
+    return _svg(bottom + 42, _histogram_label(label, counts, names), body, HIST_WIDTH, "histogram")
+
+
+def _histogram_bars(counts: Sequence[int], names: Sequence[str], unit: float, slot: float) -> list[str]:
+    """Draw one bar per bin (unit: height of a count of one), its count above it when the bins are few."""
+    bottom, written = HIST_TOP + HIST_HEIGHT, len(counts) <= WRITTEN_COUNTS
+    parts = ['<g class="bars">']
+    for index, (count, name) in enumerate(zip(counts, names, strict=True)):
+        x, height, tip = HIST_LEFT + index * slot, count * unit, f"{name}: {count}"
+        parts.append(_rect(x + slot * 0.06, bottom - height, slot * 0.88, height, BAR, f' data-count="{count}"', tip))
+        if written:
+            parts.append(_text(x + slot / 2, bottom - height - 4, str(count), extra=' class="count"' + INK))
+    return [*parts, "</g>"]
+
+
+def _count_axis(largest: int) -> tuple[int, list[int]]:
+    """Return the axis top and whole-number ticks for counts up to largest (at least 1, at most 6 ticks)."""
+    if largest <= 5:
+        top = max(largest, 1)
+        return top, list(range(top + 1))
+    _, high, ticks = _axis(0, largest)
+    return round(high), [round(t) for t in ticks]
+
+
+def _histogram_label(label: str, counts: Sequence[int], names: Sequence[str]) -> str:
+    """The text alternative: the chart's subject, the total, then every non-zero bin with its count."""
+    listed = "; ".join(f"{name}: {count}" for name, count in zip(names, counts, strict=True) if count)
+    total = sum(counts)
+    if not total:
+        return f"{label}: none"
+    rest = "; every other bin 0" if any(count == 0 for count in counts) else ""
+    return f"{label}: {total} in all; {listed}{rest}"
 
 
 def init_app(app: Any) -> None:

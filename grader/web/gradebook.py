@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, render_template
+from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from grader.core.errors import SpecError
-from grader.services.course_grades import course_report
+from grader.models import Assignment
+from grader.services.course_grades import CourseReport, course_report
 from grader.services.gradebook import (
-    bar_chart,
     build_gradebook,
     gradebook_csv,
     histogram,
@@ -18,14 +20,13 @@ from grader.services.gradebook import (
     hourly_labels,
     upload_moments,
 )
-from grader.web import services
+from grader.web import charts, services
 from grader.web.auth import staff_required
 from grader.web.database import get_session
 
 bp = Blueprint("gradebook", __name__, url_prefix="/staff")
 
-BEFORE_HOURS, AFTER_HOURS = 48, 24
-CHART_WIDTH, CHART_HEIGHT = 600, 140
+BEFORE_HOURS, AFTER_HOURS, HOURS_PER_TICK = 48, 24, 12
 
 
 def init_app(app: Flask) -> None:
@@ -36,37 +37,68 @@ def init_app(app: Flask) -> None:
 @bp.get("/gradebook")
 @staff_required
 def gradebook() -> Any:
-    """Show one row per student, a column per assignment and component, the final; and the charts."""
+    """Show one row per student, a column per assignment and component, the course grade; and the charts."""
     session = get_session()
     try:
         report = course_report(session, services.settings())
     except SpecError as exc:
         return render_template("gradebook.html", book=None, broken=exc.staff_detail, charts=[]), 503
-    book = build_gradebook(report)
-    charts = []
-    for assignment in report.assignments:
-        percents = [
-            grade.percent
-            for student in report.students
-            for graded, grade in student.assignments
-            if graded.id == assignment.id and grade.percent is not None
-        ]
-        scores = bar_chart(histogram(percents), histogram_labels(), CHART_WIDTH, CHART_HEIGHT)
-        hours = None
-        if assignment.due_at is not None:
-            counts = hourly_counts(upload_moments(session, assignment.id), assignment.due_at, BEFORE_HOURS, AFTER_HOURS)
-            hours = bar_chart(counts, hourly_labels(BEFORE_HOURS, AFTER_HOURS), CHART_WIDTH, CHART_HEIGHT)
-        charts.append({"assignment": assignment, "graded": len(percents), "scores": scores, "hours": hours})
+    charts_of = [_assignment_charts(session, report, assignment) for assignment in report.assignments]
     return render_template(
         "gradebook.html",
-        book=book,
+        book=build_gradebook(report),
         broken=None,
-        charts=charts,
+        charts=charts_of,
         course=report.course,
-        width=CHART_WIDTH,
-        height=CHART_HEIGHT,
         before=BEFORE_HOURS,
         after=AFTER_HOURS,
+    )
+
+
+def _assignment_charts(session: Session, report: CourseReport, assignment: Assignment) -> dict[str, Any]:
+    """The histogram of an assignment's finals and, when it has a due date, its uploads per hour around it."""
+    percents = [
+        grade.percent
+        for student in report.students
+        for graded, grade in student.assignments
+        if graded.id == assignment.id and grade.percent is not None
+    ]
+    hours = None
+    if assignment.due_at is not None:
+        moments = upload_moments(session, assignment.id)
+        hours = upload_chart(hourly_counts(moments, assignment.due_at, BEFORE_HOURS, AFTER_HOURS), assignment.slug)
+    return {
+        "assignment": assignment,
+        "graded": len(percents),
+        "scores": score_chart(percents, assignment.slug),
+        "hours": hours,
+    }
+
+
+def score_chart(percents: list[float], slug: str) -> Markup:
+    """Draw how many students' finals fall in each tenth of the points, each bin named on the x axis."""
+    names = histogram_labels()
+    return charts.histogram(
+        histogram(percents),
+        [(index + 0.5, name) for index, name in enumerate(names)],
+        label=f"Final scores of {slug}, students per 10% of the points",
+        x_title="final score (% of the points)",
+        y_title="students",
+        bins=[f"{name}%" for name in names],
+    )
+
+
+def upload_chart(counts: list[int], slug: str) -> Markup:
+    """Draw the uploads of each hour from BEFORE_HOURS before the due date to AFTER_HOURS after it."""
+    hours = range(-BEFORE_HOURS, AFTER_HOURS + 1, HOURS_PER_TICK)
+    return charts.histogram(
+        counts,
+        [(hour + BEFORE_HOURS, f"{hour:+d} h" if hour else "0") for hour in hours],
+        label=f"Uploads per hour around the due date of {slug}",
+        x_title="hours from the due date",
+        y_title="uploads",
+        bins=hourly_labels(BEFORE_HOURS, AFTER_HOURS),
+        marker=(BEFORE_HOURS, "due date"),
     )
 
 
