@@ -183,16 +183,34 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.argument("email")
-def tokens_create(email: str) -> None:
-    """Create an API token for EMAIL and print it on the last line (it is stored only hashed)."""
-    from grader.services.accounts import create_token, find_user
+@click.option("--name", help='What the token is for ("laptop"), unique among the user\'s tokens.  [default: token N]')
+@click.option(
+    "--expires",
+    default="30",
+    show_default=True,
+    help="Days until it expires (at most 365), or the last day it works as YYYY-MM-DD (UTC).",
+)
+def tokens_create(email: str, name: str | None, expires: str) -> None:
+    """Create an API token for EMAIL and print it on the last line (it is stored only hashed).
+
+    Users make their own on the site's account page (/account); this is for staff and scripts.
+    """
+    from grader.models import utcnow
+    from grader.services.accounts import TokenError, create_token, find_user, list_tokens, token_expiry
 
     with _account_transaction() as session:
         user = find_user(session, email)
         if user is None:
             raise click.ClickException(f"no user with email {email}")
-        token = create_token(session, user)
-    click.echo(f"API token for {user.email} (shown once; keep it secret):")
+        now = utcnow()
+        try:
+            expires_at = token_expiry(expires, now)
+            token = create_token(session, user, name=name, expires_at=expires_at, now=now)
+        except TokenError as exc:
+            raise click.ClickException(str(exc)) from None
+        label = list_tokens(session, user.id)[0].name  # the newest: this one
+    click.echo(f'API token "{label}" for {user.email}, valid until {expires_at:%Y-%m-%d %H:%M} UTC')
+    click.echo("(shown once; keep it secret):")
     click.echo(token)
 
 
@@ -242,7 +260,12 @@ def assignments_group() -> None:
 
 @assignments_group.command("sync")
 def assignments_sync() -> None:
-    """Add new assignment folders to the database and refresh titles and topics (nothing is deleted)."""
+    """Add new assignment folders to the database and refresh titles and topics (nothing is deleted).
+
+    Then a worker builds the references of every assignment synced, so no
+    student's grading waits for them: new or changed ones are run, the others
+    read from the worker's cache in a moment.
+    """
     from grader.services.catalog import sync_assignments
 
     settings = load_settings()
@@ -250,8 +273,28 @@ def assignments_sync() -> None:
         result = sync_assignments(session, settings)
     for line in result.lines():
         click.echo(line)
+    _request_reference_builds(settings, [*result.added, *result.updated, *result.unchanged])
     if result.broken:
         sys.exit(1)
+
+
+def _request_reference_builds(settings: Settings, slugs: list[str]) -> None:
+    """Queue a reference build of each assignment for the workers; a broker that is down is said, not fatal."""
+    from grader.db import make_engine, make_sessions
+    from grader.services.queue import CeleryQueue
+    from grader.services.reference_builds import describe_requests, request_builds, stale_after
+
+    if not slugs:
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        done = request_builds(
+            make_sessions(engine), CeleryQueue(settings.broker_url), slugs, stale=stale_after(settings)
+        )
+    finally:
+        engine.dispose()
+    for line, trouble in describe_requests(done, slugs):
+        click.echo(line, err=trouble)
 
 
 @main.group("scores")
@@ -370,10 +413,11 @@ def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token, cours
         with transaction(make_sessions(engine)) as session:
             synced, accounts, token = demo.prepare_demo_course(session, settings)
             course = demo.course_listing(session)
+        built = demo.queue_reference_builds(make_sessions(engine), settings, synced)  # after the commit
     finally:
         engine.dispose()
-    for line in synced.lines():
-        click.echo(f"assignments {line}", err=True)
+    for line in [*(f"assignments {line}" for line in synced.lines()), *built]:
+        click.echo(line, err=True)
     return accounts, token, course
 
 
@@ -416,9 +460,7 @@ def _serve_until_stopped(server, worker, log_path: Path) -> int:  # noqa: ANN001
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--assignment", "slug", required=True, help="The assignment's slug, e.g. digits-mlp.")
 @click.option("--server", help="The grader site's address.  [default: $GRADER_SERVER_URL or http://127.0.0.1:5000]")
-@click.option(
-    "--token", help="Your API token (from `grader tokens create` or the demo's banner).  [default: $GRADER_TOKEN]"
-)
+@click.option("--token", help="Your API token (from the site's account page, /account).  [default: $GRADER_TOKEN]")
 @click.option("--wait", is_flag=True, help="Follow the submission until it is graded and print the result.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the id; with --wait, the whole result).")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each answer of the server.")
@@ -432,7 +474,7 @@ def submit_command(
     server, token = server or defaults.server_url, token or defaults.token
     if not token:
         raise click.UsageError(
-            "no API token: pass --token or set GRADER_TOKEN (`grader tokens create EMAIL` makes one)"
+            f"no API token: pass --token or set GRADER_TOKEN (make one on your account page: {server.rstrip('/')}/account)"
         )
     client = GraderClient(server, token.strip(), timeout=timeout)
     try:
@@ -501,14 +543,23 @@ def format_report(result: dict[str, Any], title: str, kind: TaskKind | None = No
     kind = kind or KINDS.get(str(result.get("task")))
     score = "-" if result.get("score") is None else f"{result['score']:g}"
     max_score = "-" if result.get("max_score") is None else f"{result['max_score']:g}"
+    hidden = (result.get("feedback") or {}).get("hidden")  # over the daily limit: "hidden until ..."
+    score_text = f"score {hidden}" if hidden else f"score: {score} / {max_score}"
     scored = result.get("status") == Status.SCORED.value
-    lines = [title, f"status: {result.get('status')} ({result.get('outcome')})   score: {score} / {max_score}", ""]
+    lines = [title, f"status: {result.get('status')} ({result.get('outcome')})   {score_text}", ""]
     if not scored and result.get("student_message"):
         lines += [result["student_message"], ""]
     lines.append("criteria:")
     for c in result.get("criteria") or []:
         lines.append(f"  {c['points']:>6g} / {c['max_points']:<4g} {c.get('title') or c.get('id')}")
         lines.append(f"                 {c.get('feedback', '')}")
+    checks = result.get("checks") or []
+    if checks:
+        lines.append("checks (reported by the run, no points; staff verify):")
+        for c in checks:
+            lines.append(
+                f"  {'FLAG' if c.get('flagged') else 'ok':>6} {c.get('title') or c.get('id')}: {c.get('feedback', '')}"
+            )
     metrics = result.get("metrics") or {}
     if metrics:
         lines += ["", f"metrics: {_metrics_line(metrics, kind)}"]

@@ -238,7 +238,8 @@ class Extension(Base):
 class Override(Base):
     """A TA's change of one submission's score: the audit trail (rows are only ever added).
 
-    The newest row of a submission is in force; `points_after` None withdraws the override.
+    The newest row of an upload's re-run chain is in force (grader.services.overrides); `points_after` None
+    withdraws the override. `submission_id` is the run it was made on.
     """
 
     __tablename__ = "overrides"

@@ -6,16 +6,23 @@ its chain exists; the newest row of each chain is the one in force, earlier
 rows are history. `in_force()` is that rule as a SQL condition, usable in any
 query; `rows_in_force()` reads the rows.
 
-An override belongs to the run it was made on (grader.services.overrides):
-the newest Override row of a submission is in force, `points_after` None
-withdraws it. The override's points are that submission's score when the
-policy chooses which submission counts (so "best" sees them), and when the
+An override belongs to the upload, across its re-runs (grader.services.overrides):
+the newest Override row of a chain is in force, `points_after` None withdraws
+it, and `points_in_force` is the one rule for the score that counts. The
+override's points are the chain's score when the policy chooses which
+submission counts (so "best" sees them), even while a re-run is pending, and when the
 counted submission carries one, it replaces the assignment's final outright,
 with the TA's name and reason (grader.core.policy.breakdown). The raw line
 keeps the rubric's score, so the student sees what the override replaced.
 
 An assignment without a policy (`Assignment.policy` None) has no deadline:
 every submission is accepted, none is late, the best one counts.
+
+What a student may see (grader.core.policy.daily): `student_may_see` answers,
+for one row, whether its student may see its score now; every page and the
+API ask it. `hidden_grades` says which grades would reveal a hidden score:
+those show "hidden until ..." to the student, and so does the course total
+they enter. Staff see everything.
 
 Everything here reads a whole assignment's students in a few queries (rows,
 extensions, overrides), whatever the number of students: the gradebook and a
@@ -42,17 +49,21 @@ from grader.core.policy import (
     AssignmentPolicy,
     Attempt,
     Deadlines,
+    FeedbackLevel,
     LatePolicy,
     Line,
+    Visibility,
     grade_assignment,
-    parse_policy,
+    grade_hidden,
+    score_visibility,
     select_counting,
 )
 from grader.core.policy import Extension as ExtensionSpec
 from grader.core.policy import Override as OverrideSpec
 from grader.core.rubric import parse_rubric
 from grader.models import Assignment, Extension, Override, Role, RubricRevision, State, Submission, User
-from grader.services.overrides import display_name
+from grader.services.assignment_dates import policy_in_force
+from grader.services.overrides import display_name, overrides_in_force, points_in_force
 
 NO_DEADLINE = dt.datetime(9999, 12, 31, tzinfo=dt.timezone.utc)  # an assignment without a policy: never late
 _STATUS = {State.SCORED: Status.SCORED, State.FAILED: Status.FAILED, State.ERROR: Status.ERROR}
@@ -82,9 +93,7 @@ def rows_in_force(
 
 def assignment_policy(assignment: Assignment, tz: dt.tzinfo) -> AssignmentPolicy | None:
     """Return the assignment's policy (None: no deadline); raise SpecError if the stored one is broken."""
-    if assignment.policy is None:
-        return None
-    return parse_policy(assignment.policy, f"the settings of {assignment.slug}", tz)
+    return policy_in_force(assignment, tz)  # the one reading of dates every page shares
 
 
 def rubric_max_points(session: Session, assignment: Assignment, settings: Settings) -> float | None:
@@ -112,9 +121,9 @@ def rubric_max_points(session: Session, assignment: Assignment, settings: Settin
 def attempt_of(row: Submission, override: Override | None, fallback_max: float) -> Attempt:
     """Return a submission row as the policy sees it: an override's points stand in for the rubric's score."""
     status = _STATUS.get(row.state)
-    score = None
-    if status is not None:
-        score = override.points_after if override is not None else row.score
+    if override is not None and status in (None, Status.ERROR):
+        status = Status.SCORED  # the upload's override counts while a re-run is pending or failed on our side
+    score = points_in_force(row, override) if status is not None else None
     max_score = row.max_score if row.max_score is not None else fallback_max
     return Attempt(row.id, row.created_at, status, score, max_score)
 
@@ -122,22 +131,6 @@ def attempt_of(row: Submission, override: Override | None, fallback_max: float) 
 def extension_spec(row: Extension) -> ExtensionSpec:
     """Return an extension row as the policy reads it."""
     return ExtensionSpec(row.due_at, row.last_accepted_at, row.reason, display_name(row.granted_by))
-
-
-def overrides_in_force(session: Session, submission_ids: Sequence[int]) -> dict[int, Override]:
-    """Return each submission's override in force (newest row, if it sets points), in one query."""
-    newest: dict[int, Override] = {}
-    for start in range(0, len(submission_ids), 900):  # stay under SQLite's bound-parameter limit
-        chunk = submission_ids[start : start + 900]
-        query = (
-            select(Override)
-            .options(joinedload(Override.by))
-            .where(Override.submission_id.in_(chunk))
-            .order_by(Override.id)
-        )
-        for row in session.scalars(query):
-            newest[row.submission_id] = row
-    return {sid: row for sid, row in newest.items() if row.points_after is not None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +145,10 @@ class Rules:
             return Deadlines(NO_DEADLINE, dt.timedelta(0), None, None, extension)
         return self.policy.deadlines(extension)
 
+    def closes_at(self, extension: Extension | None) -> dt.datetime | None:
+        """The student's last accepted moment (their extension included); None: work is accepted for ever."""
+        return self.deadlines(extension_spec(extension) if extension is not None else None).last_accepted
+
     @property
     def late(self) -> LatePolicy:
         return self.policy.late if self.policy else LatePolicy()
@@ -159,6 +156,15 @@ class Rules:
     @property
     def counts(self) -> str:
         return self.policy.counts if self.policy else "best"
+
+
+def student_may_see(row: Submission, closes_at: dt.datetime | None, now: dt.datetime) -> Visibility:
+    """May the row's student see its score now? Its level as stored at upload (a re-run's copies its upload's).
+
+    `closes_at` is the student's last accepted moment (Rules.closes_at). Staff
+    are never asked: they see everything.
+    """
+    return score_visibility(FeedbackLevel.stored(row.feedback), closes_at, now)
 
 
 def grade_student(
@@ -229,20 +235,8 @@ def grade_table(
     Raise SpecError when an assignment's stored policy cannot be read (staff's to fix).
     """
     assignments = list(assignments)
-    ids = [a.id for a in assignments]
-    rows = rows_in_force(session, assignment_ids=ids, user_ids=user_ids) if user_ids and ids else []
-    extensions = {}
-    if user_ids and ids:
-        query = (
-            select(Extension)
-            .options(joinedload(Extension.granted_by))
-            .where(Extension.assignment_id.in_(ids), Extension.user_id.in_(list(user_ids)))
-        )
-        extensions = {(e.user_id, e.assignment_id): e for e in session.scalars(query)}
-    overrides = overrides_in_force(session, [r.id for r in rows])
-    by_pair: dict[tuple[int, int], list[Submission]] = {}
-    for row in rows:
-        by_pair.setdefault((row.user_id, row.assignment_id), []).append(row)
+    by_pair, extensions = _rows_and_extensions(session, assignments, user_ids)
+    overrides = overrides_in_force(session, [r for rows in by_pair.values() for r in rows])  # by row id
     table: dict[tuple[int, int], AssignmentGrade] = {}
     for assignment in assignments:
         policy = assignment_policy(assignment, tz)
@@ -256,6 +250,54 @@ def grade_table(
                 assignment, rules, mine, extensions.get((user_id, assignment.id)), overrides, now=now, tz=tz
             )
     return table
+
+
+def _rows_and_extensions(
+    session: Session, assignments: Sequence[Assignment], user_ids: Collection[int]
+) -> tuple[dict[tuple[int, int], list[Submission]], dict[tuple[int, int], Extension]]:
+    """Return the rows in force and the extensions of these students, by (user id, assignment id): two queries."""
+    ids = [a.id for a in assignments]
+    if not user_ids or not ids:
+        return {}, {}
+    by_pair: dict[tuple[int, int], list[Submission]] = {}
+    for row in rows_in_force(session, assignment_ids=ids, user_ids=user_ids):
+        by_pair.setdefault((row.user_id, row.assignment_id), []).append(row)
+    query = (
+        select(Extension)
+        .options(joinedload(Extension.granted_by))
+        .where(Extension.assignment_id.in_(ids), Extension.user_id.in_(list(user_ids)))
+    )
+    extensions = {(e.user_id, e.assignment_id): e for e in session.scalars(query)}
+    return by_pair, extensions
+
+
+def hidden_grades(
+    session: Session,
+    assignments: Iterable[Assignment],
+    user_ids: Collection[int],
+    table: dict[tuple[int, int], AssignmentGrade],
+    *,
+    tz: dt.tzinfo,
+    now: dt.datetime,
+) -> dict[tuple[int, int], Visibility]:
+    """Return the grades of `table` that would reveal a score hidden from its student, with until when.
+
+    Raise SpecError when an assignment's stored policy cannot be read (as grade_table does).
+    """
+    assignments = list(assignments)
+    by_pair, extensions = _rows_and_extensions(session, assignments, user_ids)
+    hidden: dict[tuple[int, int], Visibility] = {}
+    for assignment in assignments:
+        rules = Rules(assignment_policy(assignment, tz), None)
+        for user_id in user_ids:
+            rows = by_pair.get((user_id, assignment.id), [])
+            closes = rules.closes_at(extensions.get((user_id, assignment.id)))
+            unseen = {r.id: v for r in rows if not (v := student_may_see(r, closes, now)).shown}
+            attempts = [attempt_of(r, None, 0.0) for r in rows]
+            grade = table[(user_id, assignment.id)]
+            if unseen and grade_hidden(attempts, unseen, grade.submission_id, rules.counts):
+                hidden[(user_id, assignment.id)] = next(iter(unseen.values()))
+    return hidden
 
 
 def students(session: Session, user_ids: Collection[int] | None = None) -> list[User]:
@@ -284,9 +326,11 @@ __all__ = [
     "attempt_of",
     "grade_student",
     "grade_table",
+    "hidden_grades",
     "in_force",
     "overrides_in_force",
     "rows_in_force",
     "rubric_max_points",
+    "student_may_see",
     "students",
 ]

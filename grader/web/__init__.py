@@ -24,6 +24,7 @@ def create_app(
 ) -> Flask:
     """Build the app: database, accounts, CSRF, security headers and the blueprints."""
     from grader.web import (
+        account,
         api,
         auth,
         charts,
@@ -63,6 +64,7 @@ def create_app(
     auth.init_app(app)
     for module in (errors, headers, health, api, student, staff, review, grades, gradebook, instructor, charts):
         module.init_app(app)
+    account.init_app(app)
     return app
 
 

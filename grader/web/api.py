@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request, url_for
 
 from grader.core.errors import BadSubmission, InfrastructureError, SpecError
-from grader.services.accounts import user_for_token
+from grader.services.accounts import TokenRefused, check_token
+from grader.services.dispatch import PendingLimitReached
 from grader.web import services
 from grader.web.auth import csrf
 from grader.web.database import get_session
@@ -26,14 +27,25 @@ def init_app(app: Flask) -> None:
 
 @bp.before_request
 def authenticate() -> Any:
-    """Find the token's user, or answer 401."""
+    """Find the token's user, or answer 401 saying why and where to make a new token."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = user_for_token(get_session(), token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
-        return error("A valid API token is required: send 'Authorization: Bearer <token>'.", 401)
+    try:
+        user = check_token(get_session(), token.strip() if scheme.lower() == "bearer" else "")
+    except TokenRefused as refused:
+        return error(refusal_message(refused), 401)
     get_session().commit()  # keep last_used_at
     g.api_user = user
     return None
+
+
+def refusal_message(refused: TokenRefused) -> str:
+    """Say why a token did not let its bearer in, and where its owner makes a new one."""
+    where = f"Make a new one on your account page: {url_for('account.page', _external=True)}"
+    if refused.reason == "expired" and refused.expired_at is not None:
+        return f"This API token expired on {refused.expired_at:%Y-%m-%d %H:%M} UTC. {where}"
+    if refused.reason == "unknown":
+        return f"This API token is not valid: it was revoked, mistyped or never made. {where}"
+    return f"An API token is required: send 'Authorization: Bearer <token>'. {where}"
 
 
 @bp.get("/assignments")
@@ -56,6 +68,8 @@ def submit() -> Any:
         submission_id = services.accept_upload(
             user_id=g.api_user.id, assignment_slug=slug, filename=upload.filename or "", data=data
         )
+    except PendingLimitReached as exc:  # not a bad file: too many at once; the same upload succeeds later
+        return error(exc.student_message, 429)
     except BadSubmission as exc:
         return error(exc.student_message, 400)
     except InfrastructureError as exc:  # ours (busy, a full disk): nothing stored, worth a retry

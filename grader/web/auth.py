@@ -120,7 +120,7 @@ def _lifetime() -> dt.timedelta:
 def _too_many(template: str, wait: int, **context: Any) -> Any:
     """Refuse a throttled attempt: 429, with when to try again in words and in Retry-After."""
     minutes = math.ceil(wait / 60)
-    flash(f"Too many failed logins for this account or from this address. Try again in {minutes} min.")
+    flash(f"Too many failed logins for this account or from this address. Try again in {minutes} min.", "error")
     return render_template(template, **context), 429, {"Retry-After": str(wait)}
 
 
@@ -145,7 +145,7 @@ def login() -> Any:
     if user is None:
         record_failure(db, _throttle(), email, address, utcnow())
         db.commit()
-        flash("Wrong email or password.")
+        flash("Wrong email or password.", "error")
         return render_template("login.html", email=email), 401
     forget_account_failures(db, email)
     _log_in(user)
@@ -189,7 +189,7 @@ def password() -> Any:
     if problem:
         return render_template("password.html", problem=problem), 400
     _log_in(row)
-    flash("Your password is changed. Every other login of your account has ended.")
+    flash("Your password is changed. Every other login of your account has ended.", "success")
     return redirect(url_for("student.assignments"))
 
 
@@ -203,7 +203,7 @@ def end_user_sessions(user_id: int) -> Any:
         abort(404)
     ended = end_all_sessions(db, row.id)
     db.commit()
-    flash(f"Ended {ended} login session{'s' if ended != 1 else ''} of {row.email}.")
+    flash(f"Ended {ended} login session{'s' if ended != 1 else ''} of {row.email}.", "success")
     if row.id == int(current_user.id):
         return redirect(url_for("auth.login"))
     return redirect(url_for("grades.student_grades", user_id=row.id))

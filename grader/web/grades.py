@@ -2,7 +2,9 @@
 
 Students see only their own grades: each published assignment's raw score,
 late penalty, extension, override and final, each with the rule behind it,
-and the course grade (components, weights, total, what is missing). Staff may
+and the course grade (components, weights, total, what is missing); a grade
+that would reveal a score hidden by the daily limit reads "hidden until ...",
+and so do the components and total it enters. Staff may
 open the same page for any student, and enter or import the scores of staff
 components (TAs and instructors alike: the issue says "entered by staff").
 """
@@ -44,7 +46,7 @@ def init_app(app: Flask) -> None:
 def _render_grades(user: User, *, viewer_is_staff: bool) -> Any:
     session = get_session()
     try:
-        grades: StudentGrades | None = grades_of(session, services.settings(), user)
+        grades: StudentGrades | None = grades_of(session, services.settings(), user, staff_view=viewer_is_staff)
     except SpecError as exc:
         detail = exc.staff_detail if viewer_is_staff else None
         return render_template("grades.html", student=user, grades=None, error=COURSE_BROKEN, detail=detail), 503
@@ -122,7 +124,7 @@ def save_scores_form(component_id: str) -> Any:
     try:
         component = staff_component(course, component_id)
     except SpecError as exc:
-        flash(exc.problem)
+        flash(exc.problem, "error")
         return redirect(url_for("grades.scores_form"))
     session = get_session()
     people = students(session)
@@ -133,7 +135,7 @@ def save_scores_form(component_id: str) -> Any:
     staff = user_row(session)
     report = save_scores(session, component.id, scores, staff.id)
     session.commit()
-    flash(f"Saved {report.summary(component.title)}")
+    flash(f"Saved {report.summary(component.title)}", "success")
     return redirect(url_for("grades.scores_form", component=component.id))
 
 
@@ -157,5 +159,5 @@ def import_scores_form(component_id: str) -> Any:
         session.rollback()
         return _render_scores(component_id, {}, {}, 400, [exc.problem])
     session.commit()
-    flash(f"Imported {upload.filename}: {report.summary(component_id)}")
+    flash(f"Imported {upload.filename}: {report.summary(component_id)}", "success")
     return redirect(url_for("grades.scores_form", component=component_id))

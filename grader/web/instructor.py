@@ -14,8 +14,12 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from sqlalchemy import func, select
 
 from grader.core.errors import SpecError
+from grader.core.policy import AssignmentPolicy
+from grader.core.policy.settings import DEFAULT_PENDING_LIMIT
+from grader.core.policy.timing import format_moment
 from grader.models import Assignment, Extension, Submission
 from grader.services import assignment_admin as admin
+from grader.services import reference_builds
 from grader.services.assignment_upload import install_assignment_zip
 from grader.services.rubrics import RubricProblem, preview_rubric, rubric_text_in_force, save_rubric
 from grader.web import services
@@ -59,11 +63,13 @@ def render_assignments(errors: dict[str, str], status: int) -> Any:
     extensions = dict(
         session.execute(select(Extension.assignment_id, func.count()).group_by(Extension.assignment_id)).all()
     )
+    stale = reference_builds.stale_after(services.settings())
     return render_template(
         "instructor_assignments.html",
         assignments=rows,
         submissions=submissions,
         extensions=extensions,
+        references={a.id: reference_builds.reference_status(a, stale=stale) for a in rows},
         errors=errors,
         limit=services.settings().upload_max_bytes,
     ), status
@@ -81,12 +87,17 @@ def upload() -> Any:
         return render_assignments({"upload": too_large_message()}, 413)
     try:
         done = install_assignment_zip(
-            sessions(), services.settings(), data, file.filename, replace=request.form.get("replace") == "on"
+            sessions(),
+            services.settings(),
+            data,
+            file.filename,
+            replace=request.form.get("replace") == "on",
+            queue=services.queue(),
         )
     except SpecError as exc:
         return render_assignments({"upload": exc.student_message}, 400)
     verb = "replaced" if done.replaced else "added (hidden until you publish it)"
-    flash(f"Assignment {done.slug} {verb}.")
+    flash(f"Assignment {done.slug} {verb}.{_build_said(done.references)}", "success")
     return redirect(url_for("instructor.settings_page", slug=done.slug))
 
 
@@ -97,28 +108,70 @@ def publish(slug: str) -> Any:
     row = _assignment(slug)
     published = request.form.get("published") == "1"
     try:
-        admin.set_published(sessions(), row.id, published, _tz())
+        build = admin.set_published(sessions(), row.id, published, _tz(), services.queue())
     except SpecError as exc:
-        flash(f"{slug}: {exc.student_message}")
+        flash(f"{slug}: {exc.student_message}", "error")
     else:
-        flash(f"{slug} is now {'published' if published else 'hidden from students'}.")
+        flash(f"{slug} is now {'published' if published else 'hidden from students'}.{_build_said(build)}", "success")
     return redirect(url_for("instructor.assignments"))
+
+
+@bp.post("/<slug>/references")
+@instructor_required
+def build_references(slug: str) -> Any:
+    """Build the assignment's reference solutions now (on a worker), unless a build is on its way."""
+    row = _assignment(slug)
+    stale = reference_builds.stale_after(services.settings())
+    build = reference_builds.request_build(sessions(), services.queue(), row.id, stale=stale)
+    if build is reference_builds.Request.SKIPPED:
+        flash(f"The references of {slug} are already queued or building; this page shows when they are ready.", "info")
+    else:
+        flash(f"{slug}:{_build_said(build)}", "info")
+    return redirect(url_for("instructor.assignments") + f"#row-{slug}")
+
+
+def _build_said(build: reference_builds.Request | None) -> str:
+    """A flash's sentence on a reference build just requested ("" when none was sent or needed)."""
+    if build is reference_builds.Request.SENT:
+        return " Its references are being built by a worker; the assignments page shows when they are ready."
+    if build is reference_builds.Request.NOT_SENT:
+        return " Its references could not be queued (the queue is unreachable); try Build references later."
+    return ""
 
 
 @bp.route("/<slug>/settings", methods=["GET", "POST"])
 @instructor_required
 def settings_page(slug: str) -> Any:
-    """The assignment's settings form and its extensions."""
+    """The assignment's settings form (what is in force) and its extensions; a save writes only what changed."""
     row = _assignment(slug)
     if request.method == "GET":
-        return _render_settings(row, admin.form_from_policy(row), {}, {}, 200)
-    form = {name: request.form.get(name, "") for name in admin.POLICY_FIELDS}
+        shown = _settings_in_force(row)
+        return _render_settings(row, shown, {}, {}, 200, original=shown)
+    form = admin.form_values(request.form)
+    has_original = any(key.startswith(admin.ORIGINAL) for key in request.form)
+    original = admin.form_values(request.form, admin.ORIGINAL) if has_original else _settings_in_force(row)
     try:
-        admin.save_settings(sessions(), row.id, form, _tz())
+        admin.save_settings(sessions(), row.id, request.form, _tz())
+    except admin.SettingsErrors as exc:
+        return _render_settings(row, form, exc.problems, {}, 400, original=original)
     except SpecError as exc:
-        return _render_settings(row, form, {exc.field or "_form": exc.problem}, {}, 400)
-    flash(f"Settings of {slug} saved; every grade follows them from now on.")
+        return _render_settings(row, form, {exc.field or "_form": exc.problem}, {}, 400, original=original)
+    flash(f"Settings of {slug} saved; every grade follows them from now on.", "success")
+    if form["published"] == "on":  # published from here too: its references are built as by the Publish button
+        build = reference_builds.request_build(
+            sessions(), services.queue(), row.id, unless=reference_builds.UNLESS_BUILT
+        )
+        if build is not reference_builds.Request.SKIPPED:
+            flash(f"{slug}:{_build_said(build)}", "info")
     return redirect(url_for("instructor.settings_page", slug=slug))
+
+
+def _settings_in_force(row: Assignment) -> dict[str, str]:
+    """The form's values as in force, dates in the course's time zone (UTC while the course file is broken)."""
+    try:
+        return admin.form_from_policy(row, _tz())
+    except SpecError:
+        return admin.form_from_policy(row)
 
 
 def _render_settings(
@@ -128,25 +181,37 @@ def _render_settings(
     ext_errors: dict[str, str],
     status: int,
     ext_form: dict[str, str] | None = None,
+    original: dict[str, str] | None = None,
 ) -> Any:
     session = get_session()
     try:
         tz = _tz()
         policy = admin.read_policy(row, tz)
-        described = policy.late.describe(tz) if policy else "No deadline: every submission is accepted."
+        described = _in_force(policy, tz)
     except SpecError as exc:
         tz, described = None, f"The saved settings cannot be read: {exc.student_message}"
     return render_template(
         "instructor_settings.html",
         a=row,
         form=form,
+        original=original if original is not None else form,
         errors=errors,
         late_rule=described,
         tz=tz,
         extensions=admin.list_extensions(session, row.id),
         ext_form=ext_form or {},
         ext_errors=ext_errors,
+        default_pending=str(DEFAULT_PENDING_LIMIT),
     ), status
+
+
+def _in_force(policy: AssignmentPolicy | None, tz: Any) -> str:
+    """The dates and late rule in force, in words, above the form that edits them."""
+    if policy is None:
+        return "No deadline: every submission is accepted."
+    opens = f"opens {format_moment(policy.opens_at, tz)}, " if policy.opens_at else ""
+    text = f"{opens}due {format_moment(policy.due_at, tz)}. {policy.late.describe(tz)}"
+    return text[:1].upper() + text[1:]
 
 
 @bp.post("/<slug>/extensions")
@@ -158,8 +223,9 @@ def grant_extension(slug: str) -> Any:
     try:
         admin.grant_extension(sessions(), row.id, form, user_row(get_session()).id, _tz())
     except SpecError as exc:
-        return _render_settings(row, admin.form_from_policy(row), {}, {exc.field or "_form": exc.problem}, 400, form)
-    flash(f"Extension for {form['email'].strip()} saved.")
+        shown = _settings_in_force(row)
+        return _render_settings(row, shown, {}, {exc.field or "_form": exc.problem}, 400, form, original=shown)
+    flash(f"Extension for {form['email'].strip()} saved.", "success")
     return redirect(url_for("instructor.settings_page", slug=slug) + "#extensions")
 
 
@@ -170,7 +236,7 @@ def revoke_extension(slug: str, extension_id: int) -> Any:
     row = _assignment(slug)
     if not admin.revoke_extension(sessions(), row.id, extension_id):
         abort(404)
-    flash("Extension withdrawn.")
+    flash("Extension withdrawn.", "success")
     return redirect(url_for("instructor.settings_page", slug=slug) + "#extensions")
 
 
@@ -185,7 +251,7 @@ def rubric(slug: str) -> Any:
             text = rubric_text_in_force(session, row, services.settings())
         except SpecError as exc:
             text = ""
-            flash(exc.student_message)
+            flash(exc.student_message, "error")
         return render_template("instructor_rubric.html", a=row, text=text, problem=None, preview=None)
     text = request.form.get("yaml", "").replace("\r\n", "\n")
     try:
@@ -193,7 +259,8 @@ def rubric(slug: str) -> Any:
             saved = save_rubric(sessions(), row.id, text, user_row(session).id)
             flash(
                 f"Rubric saved (revision {saved.revision_id}): {saved.rescored} stored results rescored, "
-                f"{saved.changed} changed." + (f" {len(saved.problems)} could not be read." if saved.problems else "")
+                f"{saved.changed} changed." + (f" {len(saved.problems)} could not be read." if saved.problems else ""),
+                "warning" if saved.problems else "success",
             )
             return redirect(url_for("instructor.rubric", slug=slug))
         preview = preview_rubric(session, row, text)

@@ -7,18 +7,19 @@ comment. Staff viewers always see everything.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.core.policy.daily import FeedbackLevel
 from grader.models import Assignment, State, Submission, User, utcnow
-from grader.services.overrides import override_in_force, view
-from grader.services.reruns import row_in_force
+from grader.services.dispatch import standing
+from grader.services.overrides import chain_score, student_notice
 from grader.web import services
 from grader.web.feedback import FULL, Feedback, course_timezone, student_feedback
+from grader.web.live_status import queued_text, running_text
 
 STUDENT_FIELDS = (
     "status",
@@ -27,6 +28,7 @@ STUDENT_FIELDS = (
     "max_score",
     "metrics",
     "criteria",
+    "checks",
     "student_message",
     "log",
     "resources",
@@ -34,10 +36,13 @@ STUDENT_FIELDS = (
 )
 
 
-def queue_position(session: Session, submission: Submission) -> int:
-    """Return 1 + the number of queued submissions ahead of this one."""
-    ahead = select(func.count()).where(Submission.state == State.QUEUED, Submission.id < submission.id)
-    return 1 + (session.scalar(ahead) or 0)
+def queue_position(session: Session, submission: Submission) -> int | None:
+    """Return the submission's real place in the broker's queue (1: next), or None while it waits for its turn.
+
+    See grader.services.dispatch: only one upload per student is in the
+    broker at a time; the others wait in the database, not in the queue.
+    """
+    return standing(session, submission).position
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -61,14 +66,16 @@ def elapsed_seconds(started_at: dt.datetime | None) -> float | None:
 def _pending(session: Session, sub: Submission) -> dict[str, Any]:
     """The result fields of a submission not graded yet, with where it is."""
     body: dict[str, Any] = {f: None for f in STUDENT_FIELDS}
-    body.update(status=sub.state.value, metrics={}, criteria=[], log="", resources={}, curve=[])
+    body.update(status=sub.state.value, metrics={}, criteria=[], checks=[], log="", resources={}, curve=[])
     if sub.state is State.QUEUED:
-        body["queue_position"] = queue_position(session, sub)
-        body["student_message"] = f"Waiting in the queue (position {body['queue_position']})."
+        where = standing(session, sub)
+        body["queue_position"] = where.position
+        body["waiting_for"] = list(where.waiting_for)
+        body["status_text"], body["student_message"] = queued_text(where)
     else:
         body["elapsed_s"] = elapsed_seconds(sub.started_at)
         body["progress"] = dict(sub.progress or {})
-        body["student_message"] = "Running: training and evaluating your model."
+        body["status_text"], body["student_message"] = running_text(sub.progress, body["elapsed_s"])
     return body
 
 
@@ -82,7 +89,7 @@ def feedback_for(session: Session, sub: Submission, assignment: Assignment, view
 
 def _status_only(body: dict[str, Any]) -> None:
     """Keep whether it ran (state, outcome, the student message); drop the score, criteria, metrics, log."""
-    body.update(score=None, max_score=None, metrics={}, criteria=[], log="", resources={}, curve=[])
+    body.update(score=None, max_score=None, metrics={}, criteria=[], checks=[], log="", resources={}, curve=[])
 
 
 def submission_json(
@@ -103,13 +110,15 @@ def submission_json(
     elif sub.state.is_final:
         body = {f: None for f in STUDENT_FIELDS}
         body.update(status=sub.state.value, outcome=sub.outcome, score=sub.score, max_score=sub.max_score)
-        body.update(metrics={}, criteria=[], log="", resources={}, curve=[])
+        body.update(metrics={}, criteria=[], checks=[], log="", resources={}, curve=[])
     else:
         body = _pending(session, sub)
     feedback = feedback or feedback_for(session, sub, assignment, viewer)
     if feedback.level is FeedbackLevel.STATUS and sub.state.is_final:
         _status_only(body)
-    shown = view(override_in_force(session, sub.id))
+    counts = chain_score(session, sub)  # the upload's score in force: an override stays in force across re-runs
+    if feedback.level is not FeedbackLevel.FULL:  # the override's points too
+        counts = dataclasses.replace(counts, points=None, override=None)
     return {
         "id": sub.id,
         "assignment": assignment.slug,
@@ -121,8 +130,9 @@ def submission_json(
         "started_at": _iso(sub.started_at),
         "finished_at": _iso(sub.finished_at),
         "rerun_of": sub.rerun_of_id,
-        "superseded_by": None if (head := row_in_force(session, sub)) == sub.id else head,
-        "override": shown.to_json() if shown else None,
+        "superseded_by": None if counts.run == sub.id else counts.run,
+        "override": counts.override_json(),
+        "notice": student_notice(counts, sub),  # the one line about which score counts
         "feedback": feedback.to_json(),
     }
 

@@ -1,18 +1,43 @@
-"""Student pages: assignments with deadlines, uploads, their submissions with live status."""
+"""Student pages: assignments with deadlines, each assignment's page (statement, starter, rubric, dates), uploads,
+their submissions with live status."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import login_required
+from sqlalchemy import select
 
 from grader.core.errors import BadSubmission, InfrastructureError
+from grader.models import Assignment, utcnow
+from grader.services.assignment_page import (
+    rubric_summary,
+    starter_files,
+    starter_path,
+    statement_text,
+    student_dates,
+)
+from grader.services.dispatch import PendingLimitReached
+from grader.services.feedback import quota_today
 from grader.web import services
 from grader.web.auth import user_row
 from grader.web.database import get_session
 from grader.web.errors import RETRY_AFTER_BUSY, too_large_message
 from grader.web.feedback import FULL, Feedback, course_timezone, student_feedback
+from grader.web.markdown import render_statement
 from grader.web.present import submission_json
 from grader.web.queries import own_submissions, published_assignments, visible_submission
 
@@ -32,10 +57,66 @@ def assignments() -> Any:
 
 
 def render_assignments(errors: dict[str, str], status: int) -> Any:
-    """Render the assignments page with upload errors shown next to their forms."""
-    listed = published_assignments(get_session())
-    limit = services.settings().upload_max_bytes
-    return render_template("assignments.html", assignments=listed, errors=errors, limit=limit), status
+    """Render the assignments page with upload errors shown next to their forms.
+
+    An upload refused from an assignment's own page (`?from=assignment`, readable even when the
+    body is too large to parse) is shown on that page instead.
+    """
+    if request.method == "POST" and request.args.get("from") == "assignment" and len(errors) == 1:
+        [(slug, message)] = errors.items()
+        return render_assignment_page(slug, message, status)
+    session = get_session()
+    listed = published_assignments(session)
+    settings = services.settings()
+    tz, now, user = course_timezone(settings), utcnow(), user_row(session)
+    dates = {a.id: student_dates(session, a, user.id, tz, now) for a in listed}
+    limit = settings.upload_max_bytes
+    return render_template("assignments.html", assignments=listed, dates=dates, errors=errors, limit=limit), status
+
+
+@bp.get("/assignments/<slug>")
+@login_required
+def assignment(slug: str) -> Any:
+    """An assignment's page: statement, starter, how it is graded, the student's dates, and the upload form."""
+    return render_assignment_page(slug, "", 200)
+
+
+def _shown_assignment(slug: str) -> Assignment:
+    """The assignment a student may open (published; staff see hidden ones too), else 404."""
+    session = get_session()
+    row = session.scalars(select(Assignment).where(Assignment.slug == slug)).first()
+    if row is None or not (row.published or user_row(session).role.is_staff):
+        abort(404)
+    return row
+
+
+def render_assignment_page(slug: str, error: str, status: int) -> Any:
+    """Render one assignment's page, with an upload's refusal next to the form."""
+    row = _shown_assignment(slug)
+    session, settings = get_session(), services.settings()
+    user, tz, now = user_row(session), course_timezone(settings), utcnow()
+    text = statement_text(row, settings)
+    return render_template(
+        "assignment.html",
+        a=row,
+        statement=render_statement(text, row.title) if text is not None else None,
+        starters=starter_files(row, settings),
+        rubric=rubric_summary(session, row, settings),
+        dates=student_dates(session, row, user.id, tz, now),
+        quota=quota_today(session, user.id, row, tz, now),
+        error=error,
+        limit=settings.upload_max_bytes,
+    ), status
+
+
+@bp.get("/assignments/<slug>/starter/<name>")
+@login_required
+def starter(slug: str, name: str) -> Any:
+    """Download one of the assignment's starter files (only a declared starter's name; never a path)."""
+    path = starter_path(_shown_assignment(slug), services.settings(), name)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="text/x-python", as_attachment=True, download_name=name, max_age=0)
 
 
 @bp.post("/assignments/<slug>/submit")
@@ -52,6 +133,8 @@ def submit(slug: str) -> Any:
         sid = services.accept_upload(
             user_id=user_row(get_session()).id, assignment_slug=slug, filename=upload.filename, data=data
         )
+    except PendingLimitReached as exc:  # not a bad file: too many at once; the same upload succeeds later
+        return render_assignments({slug: exc.student_message}, 429)
     except BadSubmission as exc:
         return render_assignments({slug: exc.student_message}, 400)
     except InfrastructureError as exc:  # ours (busy, a full disk): nothing stored, worth a retry

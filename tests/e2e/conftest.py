@@ -5,6 +5,9 @@ worker` process on a leased Redis database, over a migrated SQLite or
 PostgreSQL database loaded with `grader assignments sync`. It is shared by the
 tests of a module (each test makes its own submissions), since starting it
 costs seconds and a real grading costs more.
+
+Browser tests get Debian's Chromium as the `browser` fixture; tests/e2e/pages.py
+holds their lighter site (gunicorn over a database they write directly).
 """
 
 from __future__ import annotations
@@ -33,6 +36,15 @@ BIN = Path(sys.executable).parent
 GRADER = BIN / "grader"
 STUDENT, PASSWORD = "grace@example.org", "correct horse battery"
 FINAL = ("scored", "failed", "error")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -161,6 +173,19 @@ def stack(request, tmp_path_factory, redis_url, cache_dir) -> Iterator[Stack]:
             stop(worker)
             stop(web)
         redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (never a browser Playwright downloads)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (scripts/install.sh --test) for browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 def banner_credentials(text: str) -> tuple[dict[str, tuple[str, str]], str]:

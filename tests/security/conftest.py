@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from grader.config import Settings, load_settings
+from tests.e2e import conftest as e2e
 from tests.web import conftest as web
 from tests.web.conftest import PASSWORD, UPLOAD_LIMIT, AuthActions, csrf_token
 
@@ -25,6 +26,7 @@ database_url, queue, app, client, accounts, auth = (
     web.accounts,
     web.auth,
 )
+browser = e2e.browser  # Debian's Chromium through Playwright, for the probes in a real browser
 __all__ = ["PASSWORD", "AuthActions", "csrf_token", "logged_in", "security_settings"]
 
 

@@ -17,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from grader.db import transaction
-from grader.models import Assignment, Extension, Role, utcnow
+from grader.models import Assignment, Extension, Role, Submission, utcnow
 from grader.services.queue import RecordingQueue
-from grader.web import create_app
+from grader.web import create_app, services
 from tests.databases import migrated_database
 from tests.security.conftest import csrf_token, logged_in, security_settings
 from tests.web.conftest import Accounts
@@ -28,6 +28,9 @@ from tests.web.helpers import add_scored
 # (method, rule) -> the least role: public, user (any login), staff (TA), instructor; token / staff-token (API).
 ROUTES = {
     ("GET", "/"): "user",
+    ("GET", "/account"): "user",
+    ("POST", "/account/tokens"): "user",
+    ("POST", "/account/tokens/<int:token_id>/revoke"): "user",
     ("GET", "/api/v1/assignments"): "token",
     ("GET", "/api/v1/grades/me"): "token",
     ("GET", "/api/v1/staff/submissions"): "staff-token",
@@ -39,6 +42,8 @@ ROUTES = {
     ("POST", "/api/v1/submissions"): "token",
     ("GET", "/api/v1/submissions/<int:submission_id>"): "token",
     ("GET", "/api/v1/workers"): "staff-token",
+    ("GET", "/assignments/<slug>"): "user",
+    ("GET", "/assignments/<slug>/starter/<name>"): "user",
     ("POST", "/assignments/<slug>/submit"): "user",
     ("GET", "/auth/login"): "public",
     ("POST", "/auth/login"): "public",
@@ -51,6 +56,7 @@ ROUTES = {
     ("POST", "/staff/assignments/<slug>/extensions"): "instructor",
     ("POST", "/staff/assignments/<slug>/extensions/<int:extension_id>/revoke"): "instructor",
     ("POST", "/staff/assignments/<slug>/publish"): "instructor",
+    ("POST", "/staff/assignments/<slug>/references"): "instructor",
     ("GET", "/staff/assignments/<slug>/rubric"): "instructor",
     ("POST", "/staff/assignments/<slug>/rubric"): "instructor",
     ("GET", "/staff/assignments/<slug>/settings"): "instructor",
@@ -64,6 +70,7 @@ ROUTES = {
     ("GET", "/staff/students/<int:user_id>/grades"): "staff",
     ("GET", "/staff/submissions"): "staff",
     ("GET", "/staff/submissions/<int:submission_id>"): "staff",
+    ("GET", "/staff/submissions/<int:submission_id>/download"): "staff",
     ("POST", "/staff/submissions/<int:submission_id>/override"): "staff",
     ("POST", "/staff/submissions/<int:submission_id>/override/withdraw"): "staff",
     ("POST", "/staff/submissions/<int:submission_id>/rerun"): "staff",
@@ -125,6 +132,8 @@ def site(tmp_path_factory) -> Iterator[Site]:
             session.flush()
             extension_id = extension.id
         own, others = add_scored(app, ids["student"]), add_scored(app, other)
+        with app.app_context(), transaction(app.extensions["grader.sessions"]) as session:
+            session.get(Submission, own).blob_sha256 = services.store().put(b"x = 1\n")  # for its download
         tokens = {role: accounts.token(f"{role}-api@example.org", Role(role)) for role in ("student", "ta")}
         yield Site(
             app=app,
@@ -137,6 +146,8 @@ def site(tmp_path_factory) -> Iterator[Site]:
                 "component_id": "theory",
                 "extension_id": extension_id,
                 "filename": "app.js",
+                "name": "starter.py",
+                "token_id": 1,
             },
             others={"submission": others, "user": other},
         )

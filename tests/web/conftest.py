@@ -30,15 +30,21 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def web_settings(tmp_path: Path, database_url: str, **extra: str) -> Settings:
+    """The web tests' settings: a data folder in `tmp_path`, the database, a small upload limit, any GRADER_* more."""
     return load_settings(
         {
             "GRADER_DATA_DIR": str(tmp_path / "data"),
             "GRADER_DATABASE_URL": database_url,
             "GRADER_UPLOAD_MAX_BYTES": str(UPLOAD_LIMIT),
+            **extra,
         }
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return web_settings(tmp_path, database_url)
 
 
 @pytest.fixture

@@ -27,7 +27,13 @@ SCORED_RESULT: dict[str, Any] = {
 
 
 def add_submission(app: Flask, user_id: int, state: State = State.QUEUED, **fields: Any) -> int:
-    """Insert a submission of digits-mlp for `user_id` and return its id."""
+    """Insert a submission of digits-mlp for `user_id` and return its id.
+
+    A queued or running row is in the broker unless `dispatched_at=None` is
+    passed (then it waits behind the student's earlier one: grader.services.dispatch).
+    """
+    if state in (State.QUEUED, State.RUNNING):
+        fields.setdefault("dispatched_at", dt.datetime.now(dt.timezone.utc))
     with transaction(app.extensions["grader.sessions"]) as session:
         assignment = session.scalars(select(Assignment).where(Assignment.slug == "digits-mlp")).one()
         sub = Submission(
@@ -44,13 +50,14 @@ def add_submission(app: Flask, user_id: int, state: State = State.QUEUED, **fiel
         return sub.id
 
 
-def add_scored(app: Flask, user_id: int) -> int:
-    """Insert a scored submission carrying SCORED_RESULT."""
+def add_scored(app: Flask, user_id: int, **fields: Any) -> int:
+    """Insert a scored submission carrying SCORED_RESULT (fields: more columns, e.g. feedback="status")."""
     now = dt.datetime.now(dt.timezone.utc)
     return add_submission(
         app,
         user_id,
         State.SCORED,
+        **fields,
         result=SCORED_RESULT,
         outcome="ok",
         score=8.5,

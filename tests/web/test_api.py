@@ -162,3 +162,56 @@ def test_workers_are_listed_for_staff_only(client, accounts):
     staff = client.get("/api/v1/workers", headers=bearer(accounts.token("ta@example.org", Role.TA)))
     assert staff.status_code == 200
     assert staff.get_json()["workers"] == [] and set(staff.get_json()["queues"]) == {"gpu", "cpu", "rerun"}
+
+
+def api_upload(client, token: str, tag: int):
+    data = {"assignment": "digits-mlp", "file": (io.BytesIO(b"x = %d\n" % tag), "model.py")}
+    return client.post("/api/v1/submissions", headers=bearer(token), data=data)
+
+
+def test_a_students_uploads_beyond_the_pending_limit_are_refused_with_429(app, client, accounts, queue):
+    token = accounts.token("ada@example.org")
+    ids = [api_upload(client, token, n).get_json()["id"] for n in range(3)]
+    response = api_upload(client, token, 3)
+    assert response.status_code == 429
+    assert response.get_json()["error"] == (
+        "You have 3 submissions of Digits with an MLP waiting or running, the most this assignment allows at once. "
+        "Upload again when one of them has finished."
+    )
+    assert submission_count(app) == 3 and queue.enqueued == [(ids[0], False)]  # one message per student
+    other = api_upload(client, accounts.token("bob@example.org"), 0)
+    assert other.status_code == 202 and queue.enqueued[-1] == (other.get_json()["id"], False)
+
+
+def test_an_upload_behind_the_students_own_says_so_and_is_not_given_a_queue_place(app, client, accounts):
+    token = accounts.token("ada@example.org")
+    first, second = (api_upload(client, token, n).get_json()["id"] for n in range(2))
+    assert client.get(f"/api/v1/submissions/{first}", headers=bearer(token)).get_json()["queue_position"] == 1
+    body = client.get(f"/api/v1/submissions/{second}", headers=bearer(token)).get_json()
+    assert (body["state"], body["queue_position"], body["waiting_for"]) == ("queued", None, [first])
+    assert body["student_message"] == (
+        f"Waiting for your submission #{first} to finish first; then it joins the queue (1 ahead now)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("progress", "message"),
+    [
+        (None, "Running: starting the run."),
+        ({"phase": "import"}, "Running: preparing: loading your code."),
+        ({"phase": "train", "epoch": 3, "epochs": 10}, "Running: training your model, epoch 3 of 10."),
+        ({"phase": "predict"}, "Running: answering the hidden test inputs."),
+        ({"phase": "save"}, "Running: scoring your answers."),
+        (
+            {"phase": "references"},
+            "Waiting for the course's reference solutions to be built; your model is trained and scored right after.",
+        ),
+    ],
+)
+def test_a_running_submission_says_what_its_run_is_doing(app, client, accounts, progress, message):
+    token = accounts.token("ada@example.org")
+    started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    sid = add_submission(app, user_id(app, "ada@example.org"), State.RUNNING, started_at=started, progress=progress)
+    body = client.get(f"/api/v1/submissions/{sid}", headers=bearer(token)).get_json()
+    assert body["student_message"] == message and "queue" not in body["student_message"]
+    assert body["status_text"].startswith("running ") and "queue" not in body["status_text"]

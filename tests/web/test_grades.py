@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from grader.config import load_settings
 from grader.db import transaction
 from grader.models import Assignment, Extension, Override, Role, StaffScore, State
 from tests.databases import KINDS, migrated_database
-from tests.web.conftest import UPLOAD_LIMIT, csrf_token
+from tests.web.conftest import csrf_token, web_settings
 from tests.web.helpers import add_submission
 
 UTC = dt.timezone.utc
@@ -50,14 +49,7 @@ def rubrics_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, rubrics_dir: Path):
-    return load_settings(
-        {
-            "GRADER_DATA_DIR": str(tmp_path / "data"),
-            "GRADER_DATABASE_URL": database_url,
-            "GRADER_UPLOAD_MAX_BYTES": str(UPLOAD_LIMIT),
-            "GRADER_RUBRICS_DIR": str(rubrics_dir),
-        }
-    )
+    return web_settings(tmp_path, database_url, GRADER_RUBRICS_DIR=str(rubrics_dir))
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from grader.db import transaction
 from grader.models import Assignment, State, User
 from tests.web.conftest import UPLOAD_LIMIT, submit_form
-from tests.web.helpers import SCORED_RESULT, add_scored, add_submission, submission_count
+from tests.web.helpers import add_scored, add_submission, submission_count
 
 
 def test_assignments_show_deadlines_with_a_countdown(app, client, auth, accounts):
@@ -21,7 +21,7 @@ def test_assignments_show_deadlines_with_a_countdown(app, client, auth, accounts
     accounts.add("ada@example.org")
     auth.login("ada@example.org")
     page = client.get("/").get_data(as_text=True)
-    assert "Images with a CNN" in page and "2025-02-13 23:59 UTC" in page
+    assert "Images with a CNN" in page and "Due 13 Feb 2025 23:59 UTC" in page
     assert 'class="countdown" data-due="2025-02-13T23:59:00' in page
     assert "Not yet" not in page
     assert 'accept=".py,.zip,.ipynb"' in page
@@ -61,7 +61,8 @@ def test_status_json_follows_a_running_submission(app, client, auth, accounts):
     body = client.get(f"/submissions/{sid}/status.json").get_json()
     assert body["state"] == "running" and body["progress"] == {"epoch": 1, "epochs": 3}
     page = client.get(f"/submissions/{sid}").get_data(as_text=True)
-    assert re.search(r"running 1[2-9] s, epoch 1 of 3", page)  # 12 s and however long this loaded machine took
+    # 12 s and however long this loaded machine took
+    assert re.search(r"running 1[2-9] s: training your model, epoch 1 of 3", page)
 
 
 def test_another_students_submission_status_and_log_answer_404(app, client, auth, accounts):
@@ -127,21 +128,22 @@ def _daily_limit(app, limit: int) -> None:
 def test_past_the_daily_limit_the_student_sees_only_the_status_and_why(app, client, auth, accounts):
     ada = accounts.add("ada@example.org")
     _daily_limit(app, 1)
-    first, second = add_scored(app, ada), add_scored(app, ada)
+    first, second = add_scored(app, ada, feedback="full"), add_scored(app, ada, feedback="status")
     auth.login("ada@example.org")
     full = client.get(f"/submissions/{first}").get_data(as_text=True)
     assert "scored: 8.5 / 10" in full and "Good accuracy." in full and "epoch 5/5" in full
     limited = client.get(f"/submissions/{second}").get_data(as_text=True)
-    assert "scored (score hidden: daily limit)" in limited
+    assert "scored (score hidden until 1 Jan 2099 12:00 UTC)" in limited
     assert "Good accuracy." not in limited and "0.971" not in limited and "epoch 5/5" not in limited
-    assert "Over today&#39;s limit of fully graded submissions" in limited
-    assert "You have used today&#39;s 1 fully graded submissions" in limited and "Tomorrow you have 1 again." in limited
+    assert "Uploaded over that day&#39;s limit of fully graded submissions" in limited
+    assert "You have used today&#39;s 1 fully graded submissions" in limited
     body = client.get(f"/submissions/{second}/status.json").get_json()
     assert body["feedback"]["level"] == "status" and body["state"] == "scored"
+    assert body["feedback"]["hidden_until"] == "2099-01-01T12:00:00+00:00"
     assert (body["score"], body["criteria"], body["metrics"], body["log"]) == (None, [], {}, "")
     assert client.get(f"/submissions/{second}/log").get_data(as_text=True) == ""
     listed = client.get("/submissions").get_data(as_text=True)
-    assert "scored: 8.5 / 10" in listed and "scored (score hidden: daily limit)" in listed
+    assert "scored: 8.5 / 10" in listed and "scored (score hidden until 1 Jan 2099 12:00 UTC)" in listed
 
 
 def test_the_api_applies_the_daily_limit_to_the_student(app, client, accounts):
@@ -149,8 +151,8 @@ def test_the_api_applies_the_daily_limit_to_the_student(app, client, accounts):
     with transaction(app.extensions["grader.sessions"]) as session:
         ada = session.scalars(select(User).where(User.email == "ada@example.org")).one().id
     _daily_limit(app, 1)
-    add_scored(app, ada)
-    second = add_scored(app, ada)
+    add_scored(app, ada, feedback="full")
+    second = add_scored(app, ada, feedback="status")
     body = client.get(f"/api/v1/submissions/{second}", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert body["score"] is None and body["log"] == "" and body["feedback"]["level"] == "status"
     assert body["override"] is None
@@ -161,22 +163,18 @@ def test_the_api_applies_the_daily_limit_to_the_student(app, client, accounts):
     assert seen_by_staff["score"] == 8.5 and seen_by_staff["log"] != "" and seen_by_staff["feedback"]["level"] == "full"
 
 
-def test_staff_see_everything_past_the_daily_limit_and_a_new_day_starts_afresh(app, client, auth, accounts):
+def test_staff_see_everything_of_a_submission_hidden_from_its_student(app, client, auth, accounts):
     from grader.models import Role
 
     ada = accounts.add("ada@example.org")
     _daily_limit(app, 1)
-    yesterday = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
-    add_submission(app, ada, State.SCORED, result=SCORED_RESULT, score=8.5, max_score=10.0, created_at=yesterday)
-    today = add_scored(app, ada)
-    errored = add_submission(app, ada, State.ERROR, outcome="sandbox_error")  # our fault: uses no quota
+    hidden = add_scored(app, ada, feedback="status")
     accounts.add("ta@example.org", Role.TA)
     auth.login("ta@example.org")
-    assert "epoch 5/5" in client.get(f"/submissions/{today}").get_data(as_text=True)
+    assert "epoch 5/5" in client.get(f"/submissions/{hidden}").get_data(as_text=True)
     auth.logout()
     auth.login("ada@example.org")
-    assert "epoch 5/5" in client.get(f"/submissions/{today}").get_data(as_text=True)
-    assert client.get(f"/submissions/{errored}/status.json").get_json()["feedback"]["level"] == "full"
+    assert "epoch 5/5" not in client.get(f"/submissions/{hidden}").get_data(as_text=True)
 
 
 def test_without_a_daily_limit_every_submission_shows_in_full(app, client, auth, accounts):
@@ -185,7 +183,8 @@ def test_without_a_daily_limit_every_submission_shows_in_full(app, client, auth,
     auth.login("ada@example.org")
     for sid in ids:
         body = client.get(f"/submissions/{sid}/status.json").get_json()
-        assert body["feedback"] == {"level": "full", "message": ""} and body["score"] == 8.5
+        assert body["feedback"]["level"] == "full" and body["feedback"]["hidden_until"] is None
+        assert body["score"] == 8.5
 
 
 def test_a_student_sees_which_run_of_a_rerun_upload_counts(app, client, auth, accounts, queue):
@@ -206,3 +205,14 @@ def test_a_student_sees_which_run_of_a_rerun_upload_counts(app, client, auth, ac
     listed = client.get("/submissions").get_data(as_text=True)
     assert f"re-run of #{sid}" in listed and f"replaced by #{new}" in listed
     assert client.get(f"/submissions/{sid}/status.json").get_json()["superseded_by"] == new
+
+
+def test_an_upload_beyond_the_pending_limit_is_refused_next_to_the_form(app, client, auth, accounts, queue):
+    accounts.add("ada@example.org")
+    auth.login("ada@example.org")
+    for n in range(3):
+        assert submit_form(client, b"x = %d\n" % n).status_code == 302
+    response = submit_form(client, b"x = 3\n")
+    assert response.status_code == 429
+    assert "You have 3 submissions of Digits with an MLP waiting or running" in response.get_data(as_text=True)
+    assert submission_count(app) == 3 and len(queue.enqueued) == 1

@@ -17,13 +17,9 @@ function tickCountdowns() {
 }
 
 function describeStatus(s) {
-  if (s.state === "queued") return "queued (position " + s.queue_position + ")";
-  if (s.state === "running") {
-    const p = s.progress || {};
-    const epochs = p.epoch ? ", epoch " + p.epoch + (p.epochs ? " of " + p.epochs : "") : "";
-    return "running " + Math.round(s.elapsed_s || 0) + " s" + epochs;
-  }
-  return s.score === null ? s.status : s.status + ": " + s.score + " / " + s.max_score;
+  if (s.state === "queued" || s.state === "running") return s.status_text;  // worded by grader/web/live_status.py
+  const hidden = s.feedback && s.feedback.hidden ? " (score " + s.feedback.hidden + ")" : "";  // daily limit
+  return s.score === null ? s.status + hidden : s.status + ": " + s.score + " / " + s.max_score;
 }
 
 async function pollStatuses() {
@@ -34,6 +30,10 @@ async function pollStatuses() {
     const s = await response.json();
     el.textContent = describeStatus(s);
     el.className = "status status-" + s.status;
+    const message = document.querySelector("[data-live-message]");  // the submission page's sentence
+    if (message && s.student_message && (s.state === "queued" || s.state === "running")) {
+      message.textContent = s.student_message;
+    }
     if (s.state !== "queued" && s.state !== "running") {
       el.removeAttribute("data-poll");
       if (/\/submissions\/\d+$/.test(location.pathname)) location.reload();  // show the full result
@@ -48,6 +48,20 @@ for (const input of document.querySelectorAll("input[type=file][data-limit]")) {
     const tooLarge = file && file.size > limit;
     input.setCustomValidity(tooLarge ? "The file is too large: the limit is " + (limit / 1048576) + " MiB." : "");
     input.reportValidity();
+  });
+}
+
+// Copy a shown-once secret (the account page's new token) from the field the button names.
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  button.addEventListener("click", async () => {
+    const field = document.getElementById(button.dataset.copy);
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+    } catch {
+      document.execCommand("copy");  // plain http on another host: no clipboard API
+    }
+    button.textContent = "Copied";
   });
 }
 
