@@ -70,7 +70,7 @@ def test_an_upload_replaces_an_earlier_one_only_when_asked(sessions, settings):
     install_assignment_zip(sessions, settings, make_zip(), "new.zip")
     with pytest.raises(SpecError, match="was uploaded before; tick"):
         install_assignment_zip(sessions, settings, make_zip(), "new.zip")
-    changed = make_zip(rubric=RUBRIC.replace("quick-digits", "new-digits").replace("points: 20", "points: 10"))
+    changed = make_zip(rubric=RUBRIC.replace("quick-digits", "new-digits").replace("points: 100", "points: 90"))
     assert install_assignment_zip(sessions, settings, changed, "new.zip", replace=True).replaced
     assert load_assignment("new-digits", settings).rubric.max_points == 90
     with sessions() as session:

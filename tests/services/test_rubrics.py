@@ -94,11 +94,11 @@ def test_the_file_is_in_force_until_a_revision_is_saved(sessions, course, settin
         row = session.get(Assignment, course["assignment_id"])
         assert rubric_in_force(session, row, settings).max_points == 100
         assert rubric_text_in_force(session, row, settings) == RUBRIC
-    save_rubric(sessions, course["assignment_id"], RUBRIC.replace("points: 80", "points: 30"), course["prof"])
-    save_rubric(sessions, course["assignment_id"], RUBRIC.replace("points: 80", "points: 40"), course["prof"])
+    save_rubric(sessions, course["assignment_id"], RUBRIC.replace("points: 100", "points: 30"), course["prof"])
+    save_rubric(sessions, course["assignment_id"], RUBRIC.replace("points: 100", "points: 40"), course["prof"])
     with sessions() as session:
         row = session.get(Assignment, course["assignment_id"])
-        assert rubric_in_force(session, row, settings).max_points == 60
+        assert rubric_in_force(session, row, settings).max_points == 40
         assert "points: 40" in rubric_text_in_force(session, row, settings)
 
 
@@ -110,8 +110,8 @@ def test_preview_covers_the_rows_in_force_and_saves_nothing(sessions, course):
     by_id = {c.submission_id: c for c in preview.changes}
     assert set(by_id) == {ids["rerun"], ids["other"], ids["failed"]}  # not the superseded row, not the queued one
     assert preview.not_graded == 1
-    assert by_id[ids["rerun"]].before == pytest.approx(80 * 0.3 / 0.4 + 20)
-    assert by_id[ids["rerun"]].after == pytest.approx(80 * 0.3 / 0.5 + 20)
+    assert by_id[ids["rerun"]].before == pytest.approx(100 * 0.3 / 0.4)
+    assert by_id[ids["rerun"]].after == pytest.approx(100 * 0.3 / 0.5)
     assert by_id[ids["failed"]].delta == 0  # a run that did not finish stays a zero
     assert (preview.up, preview.down, preview.same) == (0, 2, 1)
     assert preview.summary().startswith("3 graded submissions: 0 go up, 2 go down, 1 unchanged; mean change -")
@@ -136,18 +136,18 @@ def test_save_rescores_every_stored_evaluation_like_fresh_scoring(sessions, cour
 
 
 def test_a_wrong_rubric_saves_nothing_and_names_its_line(sessions, course):
-    broken = RUBRIC.replace("points: 20", "points: -5")
+    broken = RUBRIC.replace("points: 100", "points: -5")
     with pytest.raises(SpecError) as caught:
         save_rubric(sessions, course["assignment_id"], broken, course["prof"])
     problem = RubricProblem.of(caught.value, broken)
     assert (
-        problem.field == "criteria[1].points"
+        problem.field == "criteria[0].points"
         and problem.line == 5
         and problem.message == "expected a number > 0, got -5"
     )
     with sessions() as session:
         assert session.scalars(select(RubricRevision)).all() == []
-        assert session.get(Submission, course["ids"]["other"]).score == pytest.approx(80 * 0.35 / 0.4 + 20)
+        assert session.get(Submission, course["ids"]["other"]).score == pytest.approx(100 * 0.35 / 0.4)
 
     with pytest.raises(SpecError, match="expected 'quick-digits', the assignment it grades"):
         save_rubric(sessions, course["assignment_id"], RUBRIC.replace("assignment: quick-digits", "assignment: x"), 1)
