@@ -45,6 +45,9 @@ class Settings:
     login_window_seconds: float = 900.0
     upload_checks_at_once: int = 4  # uploads unpacked for checking at once on one machine (the rest wait)
     upload_check_wait_seconds: float = 10.0  # the longest an upload waits for that; then 503, try again
+    # The warm pool of each worker slot (grader.sandbox.warm): pool -> warm sandboxes kept ({}: off)
+    warm_pools: dict[str, int] = dataclasses.field(default_factory=lambda: dict(DEFAULT_WARM_POOLS))
+    warm_idle_seconds: float = 600.0  # a warm sandbox unused this long is retired until work comes
 
     @property
     def task_time_limit(self) -> float:
@@ -122,7 +125,32 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         login_window_seconds=float(env.get("GRADER_LOGIN_WINDOW_SECONDS", 900)),
         upload_checks_at_once=int(env.get("GRADER_UPLOAD_CHECKS_AT_ONCE", 4)),
         upload_check_wait_seconds=float(env.get("GRADER_UPLOAD_CHECK_WAIT_SECONDS", 10)),
+        warm_pools=parse_warm_pools(env.get("GRADER_WARM_POOLS", DEFAULT_WARM_POOLS_TEXT)),
+        warm_idle_seconds=float(env.get("GRADER_WARM_IDLE_SECONDS", 600)),
     )
+
+
+WARM_POOL_NAMES = ("torch", "keras", "lightning", "none")  # grader.harness.protocol.WARM_POOLS
+DEFAULT_WARM_POOLS_TEXT = "torch:1,keras:1,lightning:1,none:1"
+
+
+def parse_warm_pools(text: str) -> dict[str, int]:
+    """Read GRADER_WARM_POOLS: `pool:size` pairs separated by commas (`torch:2,keras:1`); `off` or empty: none."""
+    if text.strip().lower() in ("", "off", "0", "none:0"):
+        return {}
+    pools: dict[str, int] = {}
+    for item in text.split(","):
+        name, _, size = item.strip().partition(":")
+        if name not in WARM_POOL_NAMES or not size.strip().isdigit():
+            raise ValueError(
+                f"GRADER_WARM_POOLS: {item.strip()!r} is not pool:size with a pool among "
+                f"{', '.join(WARM_POOL_NAMES)} and a whole number, e.g. {DEFAULT_WARM_POOLS_TEXT}; or off"
+            )
+        pools[name] = int(size)
+    return {name: size for name, size in pools.items() if size > 0}
+
+
+DEFAULT_WARM_POOLS = parse_warm_pools(DEFAULT_WARM_POOLS_TEXT)
 
 
 def _flag(name: str, value: str) -> bool:

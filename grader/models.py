@@ -196,6 +196,8 @@ class Worker(Base):
     queues: Mapped[list[str]] = mapped_column(JSON)  # consumed, most urgent first
     slots: Mapped[int]
     slot_pids: Mapped[list[int]] = mapped_column(JSON)  # the pool's processes, refreshed by each heartbeat
+    # slot pid (text) -> that slot's warm pools (grader.sandbox.warm.WarmRunner.status), with each heartbeat
+    pools: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     gpus: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{index, name, memory_total_bytes}]; [] = CPU only
     started_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime] = mapped_column(index=True)

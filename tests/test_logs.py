@@ -105,3 +105,13 @@ def test_an_unknown_log_format_is_refused_with_what_to_set():
     assert load_settings({"GRADER_LOG_FORMAT": " JSON "}).log_format == "json"
     with pytest.raises(ValueError, match="GRADER_LOG_FORMAT must be 'text' or 'json', not 'xml'"):
         load_settings({"GRADER_LOG_FORMAT": "xml"})
+
+
+def test_warm_pools_are_read_as_pool_and_size_pairs():
+    from grader.config import load_settings
+
+    assert load_settings({}).warm_pools == {"torch": 1, "keras": 1, "lightning": 1, "none": 1}
+    assert load_settings({"GRADER_WARM_POOLS": "torch:2, keras:0"}).warm_pools == {"torch": 2}
+    assert load_settings({"GRADER_WARM_POOLS": "off"}).warm_pools == {}
+    with pytest.raises(ValueError, match=r"GRADER_WARM_POOLS: 'jax:1' is not pool:size with a pool among torch"):
+        load_settings({"GRADER_WARM_POOLS": "jax:1"})

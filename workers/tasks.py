@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from grader.core.errors import InfrastructureError
@@ -46,7 +47,7 @@ def _grading_service(pid: int) -> Any:
     from billiard.process import current_process
 
     from grader.gpu import probe_gpus
-    from grader.sandbox import check_sandbox_available, make_runner
+    from grader.sandbox import PoolSettings, check_sandbox_available, make_runner
     from grader.services.grading import GradingService
 
     sandbox = {"bwrap_path": settings.bwrap, "cgroup_parent": settings.cgroup_parent, "host_uid": settings.sandbox_uid}
@@ -57,7 +58,14 @@ def _grading_service(pid: int) -> Any:
     slots = max(1, len(gpus))  # one slot per GPU, else one slot (grader worker)
     threads = max(1, (os.cpu_count() or 1) // slots)  # each run's share of the machine's cores
     log.info("slot %s grades on %s, %s threads", pid, f"GPU {gpu.index} ({gpu.name})" if gpu else "the CPU", threads)
-    return GradingService(settings, make_runner(**sandbox), gpu, threads)
+    warm = PoolSettings(settings.warm_pools, idle_seconds=settings.warm_idle_seconds)
+    runner = make_runner(**sandbox, warm=warm, warm_home=warm_home())
+    return GradingService(settings, runner, gpu, threads)
+
+
+def warm_home() -> Path:
+    """Where this machine's slots keep their warm sandboxes: beside the runs' own folders (the same filesystem)."""
+    return settings.run_dir / "warm"
 
 
 @app.task(name=GRADE_TASK, bind=True, max_retries=None)
@@ -113,9 +121,13 @@ def register_worker(spec: worker_registry.WorkerSpec) -> None:
 
 
 def beat_worker(name: str, slot_pids: Iterable[int]) -> bool:
-    """Refresh this worker's heartbeat; False if its row is gone and it must register again."""
+    """Refresh this worker's heartbeat and its slots' warm pools; False if its row is gone and it must register again."""
+    from grader.sandbox.warm import read_warm_status
+
+    pids = list(slot_pids)
+    pools = {pid: status for pid in pids if (status := read_warm_status(warm_home(), pid))}
     with transaction(_resources()["sessions"]) as session:
-        return worker_registry.beat(session, name, slot_pids, utcnow())
+        return worker_registry.beat(session, name, pids, utcnow(), pools)
 
 
 def stop_worker(name: str) -> None:

@@ -57,3 +57,17 @@ CURVE_MAX_EPOCHS = 10_000  # epochs kept in the reported curve
 def output_file(name: str) -> str:
     """The file an output array is written to."""
     return f"{name}.npy"
+
+
+# The warm protocol (grader.sandbox.warm): a warm sandbox's harness imports its pool's framework,
+# writes WARM_READY on the socket whose fd is in WARM_FD_ENV, then waits: WARM_GO starts the job,
+# the end of the stream (the sandbox retired unused) exits. Pool -> the modules it imports ahead.
+WARM_FD_ENV = "GRADER_WARM_FD"
+WARM_READY = b"R"
+WARM_GO = b"G"
+WARM_POOLS = {
+    "torch": ("torch", "torch.nn", "torch.optim", "torch.utils.data"),
+    "keras": ("tensorflow", "keras"),
+    "lightning": ("torch", "torch.nn", "torch.optim", "torch.utils.data", "lightning"),
+    "none": (),
+}

@@ -14,10 +14,13 @@ from grader.core.errors import SandboxError
 from grader.core.limits import Limits
 from grader.sandbox.runner import BWRAP_MISSING, SANDBOX_HOST_UID, BubblewrapRunner, UnsandboxedRunner
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
+from grader.sandbox.warm import PoolSettings, WarmRunner, warm_status_file
 
 __all__ = [
     "BubblewrapRunner",
     "UnsandboxedRunner",
+    "WarmRunner",
+    "PoolSettings",
     "make_runner",
     "check_sandbox_available",
     "Limits",
@@ -37,11 +40,21 @@ def make_runner(
     bwrap_path: str = "bwrap",
     cgroup_parent: str = "grader",
     host_uid: int = SANDBOX_HOST_UID,
+    warm: PoolSettings | None = None,
+    warm_home: Path | None = None,
 ) -> Runner:
-    """Return the bubblewrap runner, or the unsandboxed one when explicitly asked for."""
+    """Return the bubblewrap runner, warm pools in front of it when `warm` names some, or the
+    unsandboxed one when explicitly asked for.
+
+    `warm_home` holds the warm sandboxes' folders: on the filesystem of the runs' own folders
+    (the jobs' folders are renamed into them). Each slot's pool state goes to warm_status_file.
+    """
     if unsafe_no_sandbox:
         return UnsandboxedRunner()
-    return BubblewrapRunner(bwrap_path=bwrap_path, cgroup_parent=cgroup_parent, host_uid=host_uid)
+    runner = BubblewrapRunner(bwrap_path=bwrap_path, cgroup_parent=cgroup_parent, host_uid=host_uid)
+    if warm is None or not warm.enabled or warm_home is None:
+        return runner
+    return WarmRunner(runner, warm, warm_home, warm_status_file(warm_home, os.getpid()))
 
 
 def check_sandbox_available(

@@ -271,6 +271,10 @@ class RunCgroup:
         """Return the run's peak memory use (page cache included)."""
         raise NotImplementedError
 
+    def memory_bytes(self) -> int:
+        """Return the run's memory use now (page cache included)."""
+        raise NotImplementedError
+
     def oom_kills(self) -> int:
         """Return how many tasks the OOM killer ended in the run's cgroup."""
         raise NotImplementedError
@@ -321,6 +325,9 @@ class CgroupV1(RunCgroup):
     def peak_memory_bytes(self) -> int:
         return _read_int(self.by_controller["memory"] / "memory.max_usage_in_bytes")
 
+    def memory_bytes(self) -> int:
+        return _read_int(self.by_controller["memory"] / "memory.usage_in_bytes")
+
     def oom_kills(self) -> int:
         return _read_keyed(self.by_controller["memory"] / "memory.oom_control", "oom_kill")
 
@@ -365,6 +372,9 @@ class CgroupV2(RunCgroup):
     def peak_memory_bytes(self) -> int:
         peak = self.dirs[0] / "memory.peak"
         return _read_int(peak) if peak.exists() else self._peak
+
+    def memory_bytes(self) -> int:
+        return _read_int(self.dirs[0] / "memory.current")
 
     def oom_kills(self) -> int:
         return _read_keyed(self.dirs[0] / "memory.events", "oom_kill")

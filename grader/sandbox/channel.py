@@ -153,9 +153,10 @@ Driver = Callable[[Channel], None]
 class LiveChannel:
     """One run's socketpair and the thread that drives the trusted end (used by the runners)."""
 
-    def __init__(self, driver: Driver):
+    def __init__(self, driver: Driver, sockets: tuple[socket.socket, socket.socket] | None = None):
+        """`sockets`: the (trusted, inside) pair, when the run was started before its driver existed (warm)."""
         self.driver = driver
-        self.trusted, self.inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.trusted, self.inside = sockets or socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.failure: ChannelFailure | None = None  # the run broke the channel's rules
         self.error: BaseException | None = None  # the driver itself broke: ours
         self._done = threading.Event()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -22,10 +21,8 @@ import signal
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from grader.core.errors import SandboxError
@@ -56,6 +53,7 @@ from grader.sandbox.launch import (
     stage_binds,
     wrapper_argv,
 )
+from grader.sandbox.process import Fd, OutputCollector, read_status, reap, spawn, supervise
 from grader.sandbox.seccomp import open_filter_fd
 from grader.sandbox.spec import Mount, RunResult, RunSpec, Termination
 
@@ -74,98 +72,15 @@ def _rlimits(limits: Limits) -> list[tuple[str, int]]:
     return [("-c", 0), ("-f", math.ceil(limits.disk_bytes / 512))]
 
 
-class OutputCollector:
-    """Drain a pipe in a thread: keep the first `cap` bytes, count the rest."""
+@dataclasses.dataclass(frozen=True)
+class Launched:
+    """A started sandbox: its first process, its cgroup, its output, and bwrap's status pipe."""
 
-    def __init__(self, stream, cap: int):
-        self._stream = stream
-        self._cap = cap
-        self.kept = bytearray()
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._drain, name="grader-sandbox-output", daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        fd = self._stream.fileno()
-        while chunk := os.read(fd, 1 << 16):
-            room = max(0, self._cap - len(self.kept))
-            self.kept += chunk[:room]
-            self.dropped += len(chunk) - min(room, len(chunk))
-
-    def finish(self, timeout: float) -> None:
-        """Wait for end of output (every writer gone), then close the pipe."""
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise SandboxError("the output pipe stayed open after every process of the run was killed")
-        self._stream.close()
-
-    def text(self) -> str:
-        """Return the kept output, with a note when some was dropped."""
-        text = self.kept.decode("utf-8", errors="replace")
-        if self.dropped:
-            text += f"\n[grader] output truncated: {self.dropped} bytes dropped\n"
-        return text
-
-
-def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
-    """Start `argv` in its own session, output on one pipe, no stdin."""
-    try:
-        return subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=env, cwd=cwd, pass_fds=pass_fds, close_fds=True, start_new_session=True,
-        )  # fmt: skip
-    except OSError as exc:
-        raise SandboxError(f"cannot start {argv[0]}: {exc}") from exc
-
-
-def _supervise(
-    exited: Callable[[], bool], check: Callable[[], Termination | None], deadline: float, poll_interval: float
-) -> Termination | None:
-    """Poll until exit (None), the wall deadline, or a limit that `check` reports."""
-    delay = 0.001  # start fast so short runs cost milliseconds; settle at poll_interval
-    while not exited():
-        if time.monotonic() >= deadline:
-            return Termination.WALL_LIMIT
-        if (hit := check()) is not None:
-            return hit
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, poll_interval)
-    return None
-
-
-def _read_status(fd: int) -> dict:
-    """Merge the JSON documents bwrap wrote to --json-status-fd."""
-    os.set_blocking(fd, False)
-    data = b""
-    with contextlib.suppress(BlockingIOError):
-        while chunk := os.read(fd, 1 << 16):
-            data += chunk
-    merged: dict = {}
-    text, decoder, pos = data.decode(errors="replace"), json.JSONDecoder(), 0
-    while (pos := _skip_space(text, pos)) < len(text):
-        try:
-            document, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            break
-        merged.update(document if isinstance(document, dict) else {})
-    return merged
-
-
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
-
-
-def _reap(proc: subprocess.Popen, timeout: float) -> None:
-    """Make sure the direct child is dead and waited for."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise SandboxError(f"process {proc.pid} did not die within {timeout}s of SIGKILL") from exc
+    proc: subprocess.Popen
+    cgroup: RunCgroup
+    output: OutputCollector
+    status_fd: int
+    started: float  # monotonic
 
 
 class BubblewrapRunner:
@@ -207,37 +122,49 @@ class BubblewrapRunner:
 
     def run(self, spec: RunSpec, driver: Driver | None = None) -> RunResult:
         """Run `spec` to the end; raise SandboxError if the sandbox itself fails."""
+        with contextlib.ExitStack() as cleanup:
+            live, spec = _open_channel(driver, spec, cleanup, self.kill_timeout)
+            cleanup.callback(sanitize_writable_mounts, spec.mounts)  # runs once every process is dead
+            launched = self.launch(spec, cleanup, _inside(live))
+            if live:
+                live.start()
+            return self.follow(launched, spec.limits, live)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def launch(self, spec: RunSpec, cleanup: contextlib.ExitStack, pass_fds: tuple[int, ...] = ()) -> Launched:
+        """Start `spec` in a sandbox of its own; `cleanup` kills it and removes everything it used.
+
+        `pass_fds` are inherited by the program (the ends of its channels).
+        """
         bwrap = shutil.which(self.bwrap_path)
         if bwrap is None:
             raise SandboxError(BWRAP_MISSING)
         check_root_tools()
         run_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # the pid lets a later worker sweep it
-        with contextlib.ExitStack() as cleanup:
-            live, spec = _open_channel(driver, spec, cleanup, self.kill_timeout)
-            workdir = Path(tempfile.mkdtemp(prefix=f"grader-run-{run_id}-"))
-            cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-            files = write_run_files(workdir)
-            user = self._sandbox_user(spec, workdir / "stage")
-            cleanup.callback(sanitize_writable_mounts, spec.mounts)  # runs once every process is dead
-            cgroup = create_run_cgroup(self.layout(), self.cgroup_parent, run_id, spec.limits, self.kill_timeout)
-            cleanup.callback(cgroup.remove)
-            seccomp_fd = open_filter_fd()
-            cleanup.callback(os.close, seccomp_fd)
-            status_r, status_w = os.pipe()
-            cleanup.callback(os.close, status_r)
-            with contextlib.closing(_Fd(status_w)):
-                argv = build_bwrap_argv(
-                    spec, probe_host(spec, self.python_dirs), files,
-                    bwrap_path=bwrap, seccomp_fd=seccomp_fd, status_fd=status_w,
-                    staged=user.staged if user else None,
-                )  # fmt: skip
-                wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files(), user)
-                started = time.monotonic()
-                proc = _spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w, *_inside(live)))
-            if live:
-                live.start()
-            return self._follow(proc, cgroup, spec, started, status_r, cleanup, live)
-        raise AssertionError("unreachable")  # pragma: no cover
+        workdir = Path(tempfile.mkdtemp(prefix=f"grader-run-{run_id}-"))
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+        files = write_run_files(workdir)
+        user = self._sandbox_user(spec, workdir / "stage")
+        cgroup = create_run_cgroup(self.layout(), self.cgroup_parent, run_id, spec.limits, self.kill_timeout)
+        cleanup.callback(cgroup.remove)
+        seccomp_fd = open_filter_fd()
+        cleanup.callback(os.close, seccomp_fd)
+        status_r, status_w = os.pipe()
+        cleanup.callback(os.close, status_r)
+        with contextlib.closing(Fd(status_w)):
+            argv = build_bwrap_argv(
+                spec, probe_host(spec, self.python_dirs), files,
+                bwrap_path=bwrap, seccomp_fd=seccomp_fd, status_fd=status_w,
+                staged=user.staged if user else None,
+            )  # fmt: skip
+            wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files(), user)
+            started = time.monotonic()
+            proc = spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w, *pass_fds))
+        output = OutputCollector(proc.stdout, spec.limits.output_bytes)
+        cleanup.callback(output.finish, self.kill_timeout)
+        cleanup.callback(reap, proc, self.kill_timeout)
+        cleanup.callback(cgroup.kill_all)
+        return Launched(proc, cgroup, output, status_r, started)
 
     def _sandbox_user(self, spec: RunSpec, staging: Path) -> SandboxUser | None:
         """As root, stage every bind source and give the writable mounts to the sandbox user.
@@ -251,35 +178,39 @@ class BubblewrapRunner:
         hand_over_writable_mounts(spec.mounts, user.uid, user.gid)
         return user
 
-    def _follow(
-        self, proc: subprocess.Popen, cgroup: RunCgroup, spec: RunSpec, started: float, status_fd: int,
-        cleanup: contextlib.ExitStack, live: LiveChannel | None,
+    def follow(
+        self, launched: Launched, limits: Limits, live: LiveChannel | None, *, since: float | None = None,
+        cpu_before: float = 0.0,
     ) -> RunResult:  # fmt: skip
-        """Supervise the started run, end it, and measure it."""
-        output = OutputCollector(proc.stdout, spec.limits.output_bytes)
-        cleanup.callback(output.finish, self.kill_timeout)
-        cleanup.callback(_reap, proc, self.kill_timeout)
-        cleanup.callback(cgroup.kill_all)
+        """Supervise the started run, end it, and measure it.
+
+        Limits count from `since` (default: the start) and from `cpu_before`
+        seconds of CPU: a warm sandbox's are its handover, not its warm-up.
+        """
+        proc, cgroup, output = launched.proc, launched.cgroup, launched.output
+        started = launched.started if since is None else since
 
         def over_limit() -> Termination | None:
             if live and live.must_stop():
                 return Termination.STOPPED
             cgroup.sample()
-            return Termination.CPU_LIMIT if cgroup.cpu_seconds() > spec.limits.cpu_seconds else None
+            return Termination.CPU_LIMIT if cgroup.cpu_seconds() - cpu_before > limits.cpu_seconds else None
 
-        limit_hit = _supervise(
-            lambda: proc.poll() is not None, over_limit, started + spec.limits.wall_seconds, self.poll_interval
+        limit_hit = supervise(
+            lambda: proc.poll() is not None, over_limit, started + limits.wall_seconds, self.poll_interval
         )
         cgroup.kill_all()  # a limit, or leftovers of a finished run (daemons)
-        _reap(proc, self.kill_timeout)
+        reap(proc, self.kill_timeout)
         wall_s = time.monotonic() - started
         output.finish(self.kill_timeout)
         if live:
             live.close(self.kill_timeout)
-        termination, exit_code, signum = self._classify(limit_hit, cgroup, _read_status(status_fd), proc, output)
+        termination, exit_code, signum = self._classify(
+            limit_hit, cgroup, read_status(launched.status_fd), proc, output
+        )
         return RunResult(
             termination=termination, exit_code=exit_code, signal=signum, log=output.text(),
-            log_dropped_bytes=output.dropped, wall_s=wall_s, cpu_s=cgroup.cpu_seconds(),
+            log_dropped_bytes=output.dropped, wall_s=wall_s, cpu_s=cgroup.cpu_seconds() - cpu_before,
             peak_memory_bytes=cgroup.peak_memory_bytes(), tasks_refused=cgroup.tasks_refused(),
             channel_failure=live.failure if live else None,
         )  # fmt: skip
@@ -361,16 +292,6 @@ def _remove_stale_workdirs() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-class _Fd:
-    """Close a raw fd with contextlib.closing."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 class UnsandboxedRunner:
     """Run trusted code directly: no isolation, no memory limit. Never for student code."""
 
@@ -393,10 +314,10 @@ class UnsandboxedRunner:
             ulimits = [*_rlimits(spec.limits), ("-t", math.ceil(spec.limits.cpu_seconds))]
             started = time.monotonic()
             argv = wrapper_argv(list(spec.argv), ulimits, [])
-            proc = _spawn(argv, env, self._cwd(spec, workdir), pass_fds=_inside(live))
+            proc = spawn(argv, env, self._cwd(spec, workdir), pass_fds=_inside(live))
             if live:
                 live.start()
-            cleanup.callback(_reap, proc, self.kill_timeout)
+            cleanup.callback(reap, proc, self.kill_timeout)
             cleanup.callback(_kill_group, proc.pid)
             output = OutputCollector(proc.stdout, spec.limits.output_bytes)
             cleanup.callback(output.finish, self.kill_timeout)
@@ -405,7 +326,7 @@ class UnsandboxedRunner:
             def stop() -> Termination | None:
                 return Termination.STOPPED if live and live.must_stop() else None
 
-            limit_hit = _supervise(waiter.exited, stop, started + spec.limits.wall_seconds, self.poll_interval)
+            limit_hit = supervise(waiter.exited, stop, started + spec.limits.wall_seconds, self.poll_interval)
             _kill_group(proc.pid)
             waiter.reap(self.kill_timeout)
             wall_s = time.monotonic() - started

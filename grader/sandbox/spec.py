@@ -25,6 +25,7 @@ class Mount:
     source: Path
     target: str
     writable: bool = False
+    per_job: bool = False  # a folder of this job's own, which a warm sandbox takes over (grader.sandbox.warm)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,10 @@ class RunSpec:
     cwd: str = "/tmp"
     hidden: tuple[str, ...] = ()  # paths inside the sandbox replaced by an empty directory
     devices: tuple[str, ...] = ()  # host device nodes bound in (a GPU's /dev/nvidiaN, ...)
+    # For a warm pool (grader.sandbox.warm): the pool whose sandboxes may take this job, and the
+    # program they start ahead, which gets ready and then waits for the job (the warm protocol).
+    pool: str | None = None
+    warm_argv: tuple[str, ...] = ()
 
 
 class Termination(str, enum.Enum):
@@ -65,6 +70,8 @@ class RunResult:
     peak_memory_bytes: int
     tasks_refused: int = 0  # forks and threads refused at the processes limit (pids.max)
     channel_failure: ChannelFailure | None = None  # with a driver: how the run broke the channel's rules
+    warm: bool = False  # run by a warm sandbox: wall_s and cpu_s count from its handover
+    handover_s: float | None = None  # warm: from the job's arrival to its start, waiting for the warm-up included
 
     @property
     def ok(self) -> bool:

@@ -23,6 +23,7 @@ from grader.assignments import Assignment
 from grader.core.curves import clean_curve
 from grader.core.errors import BadOutput, BadSubmission, InfrastructureError
 from grader.core.grading import Evaluation
+from grader.core.imports import pool_for
 from grader.core.kinds import Aids, TaskKind
 from grader.core.outcomes import Outcome
 from grader.core.validate import Where
@@ -111,6 +112,8 @@ class Evaluator:
             "cpu_s": round(result.cpu_s, 3),
             "peak_memory_bytes": result.peak_memory_bytes,
             "tasks_refused": result.tasks_refused,
+            "start": "warm" if result.warm else "cold",  # warm: limits and times count from the handover
+            **({"handover_s": result.handover_s} if result.handover_s is not None else {}),
         }
         curve = clean_curve(report.get("curve"))
         phase = str(outputs.read_json(output / protocol.PROGRESS_FILE).get("phase", report.get("phase", "start")))
@@ -202,10 +205,10 @@ class Evaluator:
         spec = assignment.spec
         harness = Mount(HARNESS_DIR, "/opt/grader/harness")
         mounts = {
-            "submission": Mount(prepared.folder, "/submission"),
+            "submission": Mount(prepared.folder, "/submission", per_job=True),
             **({"data": Mount(dataset.public_dir, "/data")} if dataset else {}),
-            "job": Mount(job_dir, "/job"),
-            "output": Mount(output, "/output", writable=True),
+            "job": Mount(job_dir, "/job", per_job=True),
+            "output": Mount(output, "/output", writable=True, per_job=True),
         }
         see = {key: self.runner.visible_path(mount) for key, mount in mounts.items()}
         job = {
@@ -226,9 +229,12 @@ class Evaluator:
         make_readable(job_dir)
         make_readable(prepared.folder)
         harness_parent = str(Path(self.runner.visible_path(harness)).parent)
-        launcher = f"import sys; sys.path.insert(0, {harness_parent!r}); from harness.main import main; sys.exit(main(sys.argv[1:]))"
+        job_file = f"{see['job']}/{protocol.JOB_FILE}"
+        pool = pool_for(prepared.folder)
         return RunSpec(
-            argv=(sys.executable, "-s", "-c", launcher, f"{see['job']}/{protocol.JOB_FILE}"),
+            argv=(sys.executable, "-s", "-c", _launcher(harness_parent, "main"), job_file),
+            pool=pool,
+            warm_argv=(sys.executable, "-s", "-c", _launcher(harness_parent, "warm"), pool, job_file) if pool else (),
             mounts=(harness, *mounts.values()),
             limits=spec.limits,
             env={
@@ -239,6 +245,14 @@ class Evaluator:
             hidden=hidden_package_data(),
             devices=self.gpu.device_nodes() if self.gpu else (),
         )
+
+
+def _launcher(harness_parent: str, module: str) -> str:
+    """The Python one-liner that runs the harness module `module` (main: a job; warm: a warm sandbox)."""
+    return (
+        f"import sys; sys.path.insert(0, {harness_parent!r}); "
+        f"from harness.{module} import main; sys.exit(main(sys.argv[1:]))"
+    )
 
 
 def _load_outputs(kind: TaskKind, task: Any, folder: Path) -> dict[str, Any]:

@@ -77,6 +77,7 @@ class WorkerView:
     last_seen_at: dt.datetime
     stopped_at: dt.datetime | None
     runs: list[RunView]
+    pools: dict[str, Any] = dataclasses.field(default_factory=dict)  # slot pid -> its warm pools (WarmRunner.status)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of the API: times in ISO 8601, runs by submission id."""
@@ -101,17 +102,21 @@ def register_worker(session: Session, spec: WorkerSpec, now: dt.datetime) -> Non
         session.add(row)
     row.node, row.host, row.pid = spec.node[:200], spec.host[:200], spec.pid
     row.queues, row.slots, row.gpus = list(spec.queues), spec.slots, gpu_json(spec.gpus)
-    row.slot_pids = []
+    row.slot_pids, row.pools = [], {}
     row.started_at = row.last_seen_at = now
     row.stopped_at = None
 
 
-def beat(session: Session, name: str, slot_pids: Iterable[int], now: dt.datetime) -> bool:
-    """Refresh the worker's heartbeat and its slot processes; False if its row is gone (register again)."""
+def beat(
+    session: Session, name: str, slot_pids: Iterable[int], now: dt.datetime, pools: dict[int, Any] | None = None
+) -> bool:
+    """Refresh the worker's heartbeat, its slot processes and their warm pools; False if its row is gone (register again)."""
+    pids = sorted(int(pid) for pid in slot_pids)
+    slot_pools = {str(pid): (pools or {})[pid] for pid in pids if (pools or {}).get(pid)}
     changed = session.execute(
         update(Worker)
         .where(Worker.name == name)
-        .values(last_seen_at=now, slot_pids=sorted(int(pid) for pid in slot_pids), stopped_at=None)
+        .values(last_seen_at=now, slot_pids=pids, pools=slot_pools, stopped_at=None)
         .execution_options(synchronize_session=False)
     )
     return changed.rowcount == 1
@@ -122,7 +127,7 @@ def mark_stopped(session: Session, name: str, now: dt.datetime) -> None:
     session.execute(
         update(Worker)
         .where(Worker.name == name)
-        .values(stopped_at=now, last_seen_at=now, slot_pids=[])
+        .values(stopped_at=now, last_seen_at=now, slot_pids=[], pools={})
         .execution_options(synchronize_session=False)
     )
 
@@ -163,6 +168,7 @@ def list_workers(session: Session, now: dt.datetime, stale_after: dt.timedelta) 
             last_seen_at=_aware(row.last_seen_at),
             stopped_at=_aware(row.stopped_at) if row.stopped_at else None,
             runs=[run for process, run in runs if owner[process] == row.name],
+            pools=dict(row.pools or {}) if row.stopped_at is None else {},
         )
         for row in rows
     ]

@@ -30,7 +30,7 @@ def test_upgrade_creates_the_tables_and_twice_is_a_no_op(kind, tmp_path, monkeyp
             assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
             with engine.connect() as connection:
                 versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == [head_revision()] == ["0006"]
+            assert versions == [head_revision()] == ["0007"]
             for table in Base.metadata.tables:
                 columns = {c["name"] for c in inspect(engine).get_columns(table)}
                 assert columns == set(Base.metadata.tables[table].columns.keys())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -11,7 +12,7 @@ import pytest
 
 from grader.assignments import load_assignment
 from grader.config import PROJECT_ROOT, load_settings
-from grader.sandbox import make_runner
+from grader.sandbox import PoolSettings, WarmRunner, make_runner
 from grader.services.grading import GradingService
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
@@ -36,6 +37,22 @@ def service(grader_environ) -> GradingService:
         settings,
         make_runner(bwrap_path=settings.bwrap, cgroup_parent=settings.cgroup_parent, host_uid=settings.sandbox_uid),
     )
+
+
+@pytest.fixture(scope="session")
+def warm_service(grader_environ, tmp_path_factory) -> Iterator[GradingService]:
+    """The grading service on warm pools, as a worker slot runs it: every pool, one sandbox each."""
+    settings = load_settings(grader_environ)
+    runner = make_runner(
+        bwrap_path=settings.bwrap,
+        cgroup_parent=settings.cgroup_parent,
+        host_uid=settings.sandbox_uid,
+        warm=PoolSettings(settings.warm_pools),
+        warm_home=settings.run_dir / "warm",
+    )
+    assert isinstance(runner, WarmRunner)
+    yield GradingService(settings, runner)
+    runner.close()
 
 
 @pytest.fixture(scope="session")

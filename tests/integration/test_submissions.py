@@ -12,6 +12,7 @@ import redis
 
 from grader.config import PROJECT_ROOT
 from grader.core.outcomes import Outcome, Status
+from grader.sandbox import WarmRunner
 from tests.integration.conftest import SECRET, SUBMISSIONS, leftover_processes, repository_state
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
@@ -50,15 +51,22 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def graded(service, fixture_assignments, monkeypatch_module_secret):
-    """Grade every fixture once; remember the host's state around each run."""
+@pytest.fixture(scope="module", params=["cold", "warm"])
+def graded(request, fixture_assignments, monkeypatch_module_secret):
+    """Grade every fixture once, in a sandbox started for it (cold) or handed over by a warm pool (warm);
+    remember the host's state around each run."""
+    service = request.getfixturevalue("service" if request.param == "cold" else "warm_service")
+    runner = service.evaluator.runner
     results = {}
     for name, (slug, *_expected) in EXPECTED.items():
+        if isinstance(runner, WarmRunner):
+            assert runner.wait_ready(120), "the warm pool did not get ready"
         before = (repository_state(), shutil.disk_usage("/").free)
         result = service.grade_file(SUBMISSIONS / name, fixture_assignments[slug])
         after = (repository_state(), shutil.disk_usage("/").free)
-        results[name] = (result, before, after, leftover_processes(*RUN_MARKERS))
+        waiting = runner.idle_pids() if isinstance(runner, WarmRunner) else set()  # the next job's, not leftovers
+        leftovers = [found for found in leftover_processes(*RUN_MARKERS) if int(found.split(":")[0]) not in waiting]
+        results[name] = (result, before, after, leftovers)
     return results
 
 
@@ -85,6 +93,16 @@ def test_fixture_gets_its_status_and_leaves_nothing_behind(graded, name):
     if status is Status.FAILED:
         assert result.score == 0
         assert not any(path in ev.student_message for path in HOST_PATHS), "a host path reached the student"
+
+
+def test_the_warm_path_really_was_warm(request, graded):
+    starts = {name: result.evaluation.resources.get("start") for name, (result, *_rest) in graded.items()}
+    if request.node.callspec.params["graded"] == "cold":
+        assert set(starts.values()) == {"cold"}
+        return
+    cold = sorted(name for name, start in starts.items() if start != "warm")
+    # Cold only: the first job of each pool and profile, and what no pool fits (a syntax error)
+    assert cold == ["below_threshold.py", "lightning_module.py", "syntax_error.py", "wrong_prediction_shape.py"], starts
 
 
 def test_below_threshold_gets_nothing_and_its_small_size_earns_nothing_either(graded):

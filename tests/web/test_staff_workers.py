@@ -107,3 +107,33 @@ def test_students_get_403_and_no_nav_link(client, auth, accounts):
 def test_anonymous_visitors_are_sent_to_the_login(client):
     response = client.get("/staff/workers")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_each_slot_shows_its_warm_pools(app, client, auth, accounts):
+    accounts.add("ta@example.org", Role.TA)
+    pools = {
+        "pools": {"torch": {"size": 2, "ready": 1, "warming": 1}, "keras": {"size": 1, "ready": 0, "warming": 0}},
+        "runs": {"warm": 41, "cold": 3},
+        "replaced": 1,
+        "retired": 0,
+        "last": {"warm": True, "handover_s": 0.0042},
+    }
+    spec = WorkerSpec("box:300", "celery@box", "box", 300, ["cpu", "rerun"], 2, [])
+    with transaction(app.extensions["grader.sessions"]) as session:
+        worker_registry.register_worker(session, spec, utcnow())
+        worker_registry.beat(session, spec.name, (301, 302), utcnow(), {301: pools, 999: pools})  # 999: not a slot
+    auth.login("ta@example.org")
+    row = html.unescape(row_of(client.get("/staff/workers").get_data(as_text=True), "box:300"))
+    slot = re.sub(r"\s+", " ", re.search(r'<div data-slot="301">(.*?)</div>', row, re.S).group(1))
+    assert "torch 1/2 ready, 1 warming · keras 0/1 ready" in slot
+    assert "runs: 41 warm, 3 cold; 1 replaced after dying idle; last handover 0.004 s" in slot
+    assert 'data-slot="302"' not in row and 'data-slot="999"' not in row
+    assert client.get("/staff/workers.json").get_json()["workers"][0]["pools"] == {"301": pools}
+
+
+def test_a_worker_without_pools_says_it_runs_cold(app, client, auth, accounts):
+    accounts.add("ta@example.org", Role.TA)
+    register(app, WorkerSpec("cold-box:400", "celery@cold-box", "cold-box", 400, ["cpu"], 1, []), slot_pids=(401,))
+    auth.login("ta@example.org")
+    row = row_of(client.get("/staff/workers").get_data(as_text=True), "cold-box:400")
+    assert "none (cold runs only)" in row

@@ -1,0 +1,428 @@
+"""A warm pool: sandboxes started ahead, their framework imported, each waiting for one job.
+
+Importing PyTorch costs seconds, TensorFlow more: often more than training a
+homework model. So each worker slot keeps a few sandboxes started ahead, per
+pool ("torch", "keras", "lightning", "none"): isolated exactly as a cold run
+(the same bubblewrap, seccomp, cgroup, mounts and user: BubblewrapRunner.launch),
+whose harness has imported its framework and waits on a control socket (the
+warm protocol, grader.harness.protocol). A job then:
+
+1. arrives with its pool (the evaluator's static reading of the imports) and
+   the warm program to start ahead (`RunSpec.warm_argv`);
+2. takes a ready sandbox of that pool started for the same profile (argv,
+   environment, shared mounts, hidden paths, devices, scratch size; see
+   `profile_of`), waiting for one still warming, or runs cold when none is there;
+3. is handed over: its per-job folders (`Mount.per_job`: the submission, the
+   job file, the output) become the very folders the sandbox has bound since
+   it started (renamed into place, never copied), its memory and task limits
+   are written to the sandbox's cgroup, and only then is it told to go. Its
+   wall and CPU limits count from that moment: it is never charged for the
+   warm-up;
+4. runs to the end under the same supervision as a cold run, and the sandbox
+   is destroyed with everything in it: never reused. A fresh one is started in
+   its place at once, warming up in the background of the job.
+
+A warm sandbox that dies while idle is destroyed, logged and replaced, never
+handed a job; one idle longer than the idle lifetime is retired. Each slot
+writes its pools' state to a small JSON file that the worker's heartbeat
+publishes on /staff/workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import select
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from grader.core.errors import SandboxError
+from grader.harness.protocol import CHANNEL_FD_ENV, WARM_FD_ENV, WARM_GO, WARM_POOLS, WARM_READY
+from grader.sandbox.cgroup import worker_is_dead
+from grader.sandbox.channel import Driver, LiveChannel
+from grader.sandbox.runner import BubblewrapRunner, Launched, sanitize_writable_mounts
+from grader.sandbox.spec import Mount, RunResult, RunSpec
+
+log = logging.getLogger("grader.sandbox.warm")
+
+POOLS = tuple(WARM_POOLS)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolSettings:
+    """Which pools a slot keeps, how many warm sandboxes each, and for how long unused."""
+
+    sizes: dict[str, int]  # pool -> warm sandboxes kept; a pool not named (or 0) does not exist
+    idle_seconds: float = 600.0  # a warm sandbox unused this long is retired (and not replaced until work comes)
+    ready_wait_seconds: float = 120.0  # the longest a job waits for a warming sandbox before it runs cold
+    check_seconds: float = 2.0  # how often idle sandboxes are checked (dead, expired)
+
+    @property
+    def enabled(self) -> bool:
+        return any(size > 0 for size in self.sizes.values())
+
+
+def profile_of(spec: RunSpec, live: bool) -> tuple:
+    """What a warm sandbox shares with every job it may take: all but the per-job folders and the limits set at handover."""
+    mounts = tuple((m.target, m.writable, m.per_job, None if m.per_job else str(m.source)) for m in spec.mounts)
+    env = tuple(sorted(spec.env.items()))
+    return (spec.pool, spec.warm_argv, env, spec.cwd, spec.hidden, spec.devices, spec.limits.disk_bytes, mounts, live)
+
+
+class WarmSandbox:
+    """One sandbox started ahead for `spec`'s profile; it takes exactly one job, then is destroyed."""
+
+    def __init__(self, runner: BubblewrapRunner, spec: RunSpec, live: bool, home: Path):
+        self.spec, self.live = spec, live
+        self.profile = profile_of(spec, live)
+        self.born = time.monotonic()
+        self.ready_at: float | None = None
+        self.broken = ""  # why it can no longer take a job
+        self._cleanup = contextlib.ExitStack()
+        inside: list[socket.socket] = []
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix=f"grader-warm-{os.getpid()}-", dir=home))
+            self._cleanup.callback(shutil.rmtree, self.folder, ignore_errors=True)
+            self.own: dict[str, Path] = {}  # per-job mount target -> the folder bound there
+            mounts = tuple(self._own_mount(index, mount) for index, mount in enumerate(spec.mounts))
+            self.control, control_inside = socket.socketpair()
+            self.control.setblocking(False)  # read only when select says so; never hang on it
+            self._cleanup.callback(self.control.close)
+            inside.append(control_inside)
+            env = {**spec.env, WARM_FD_ENV: str(control_inside.fileno())}
+            self.channel: tuple[socket.socket, socket.socket] | None = None
+            if live:  # the live channel exists from the start; its driver comes with the job
+                self.channel = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                self._cleanup.callback(self.channel[0].close)
+                inside.append(self.channel[1])
+                env[CHANNEL_FD_ENV] = str(self.channel[1].fileno())
+            template = dataclasses.replace(spec, argv=spec.warm_argv, mounts=mounts, env=env)
+            self.launched: Launched = runner.launch(template, self._cleanup, tuple(s.fileno() for s in inside))
+        except BaseException:
+            self._cleanup.close()
+            raise
+        finally:
+            for end in inside:  # the sandbox holds its own copies now
+                end.close()
+
+    def _own_mount(self, index: int, mount: Mount) -> Mount:
+        """A per-job mount is bound from an empty folder of the sandbox's own, filled at handover."""
+        if not mount.per_job:
+            return mount
+        own = self.folder / f"mount-{index}"
+        own.mkdir()
+        own.chmod(0o755)
+        self.own[mount.target] = own
+        return dataclasses.replace(mount, source=own)
+
+    @property
+    def pid(self) -> int:
+        return self.launched.proc.pid
+
+    def alive(self) -> bool:
+        """Whether it may still take a job: running, and it has not broken the warm protocol."""
+        if not self.broken and self.launched.proc.poll() is not None:
+            self.broken = f"exited with status {self.launched.proc.returncode} while idle"
+        return not self.broken
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """Whether it has said it is ready, waiting up to `timeout` seconds for it to say so."""
+        deadline = time.monotonic() + timeout
+        while self.ready_at is None and self.alive():
+            left = max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([self.control], [], [], min(left, 0.2))
+            if readable:
+                try:
+                    said = self.control.recv(1)
+                except BlockingIOError:  # another reader took it first
+                    continue
+                if said == WARM_READY:
+                    self.ready_at = time.monotonic()
+                else:
+                    self.broken = f"said {said!r} instead of ready" if said else "closed its control socket"
+            elif left <= 0:
+                break
+        return self.ready_at is not None
+
+    def hand_over(self, runner: BubblewrapRunner, spec: RunSpec, driver: Driver | None, arrived: float) -> RunResult:
+        """Run `spec` here: its folders and limits in place, then go; destroy the sandbox when it ends."""
+        with contextlib.ExitStack() as cleanup:
+            live = LiveChannel(driver, self.channel) if driver is not None and self.channel else None
+            if live:
+                cleanup.callback(live.close, runner.kill_timeout)  # last: after every process is dead
+            cleanup.callback(sanitize_writable_mounts, spec.mounts)
+            cleanup.enter_context(self._cleanup)  # kills everything, removes the cgroup and the folder
+            self._take_folders(spec)
+            self.launched.cgroup.configure(spec.limits)
+            warm_up_output = self.launched.output.restart(spec.limits.output_bytes)
+            if warm_up_output.strip():
+                log.info("warm sandbox %s said while warming up: %s", self.pid, warm_up_output[-2000:])
+            cpu_before = self.launched.cgroup.cpu_seconds()
+            try:
+                self.control.sendall(WARM_GO)
+            except OSError as exc:
+                raise SandboxError(f"the warm sandbox {self.pid} could not be told to go: {exc}") from exc
+            started = time.monotonic()
+            if live:
+                live.start()
+            result = runner.follow(self.launched, spec.limits, live, since=started, cpu_before=cpu_before)
+            return dataclasses.replace(result, warm=True, handover_s=round(started - arrived, 4))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _take_folders(self, spec: RunSpec) -> None:
+        """Make each per-job folder of `spec` the folder bound in the sandbox: move its entries in, rename it into place."""
+        for mount in spec.mounts:
+            if not mount.per_job:
+                continue
+            own, source = self.own[mount.target], Path(mount.source)
+            for entry in source.iterdir():
+                os.rename(entry, own / entry.name)
+            source.rmdir()
+            os.rename(own, source)  # the sandbox's bind follows the folder: it now sees the job's files at the target
+
+    def destroy(self) -> None:
+        """Kill it and remove everything it used (it took no job)."""
+        self.control.close()  # the end of the stream: a waiting harness exits
+        self._cleanup.close()
+
+
+class WarmRunner:
+    """A Runner that hands jobs to warm sandboxes of their pool, and runs the rest cold."""
+
+    def __init__(self, runner: BubblewrapRunner, settings: PoolSettings, home: Path, status_file: Path | None = None):
+        self.cold = runner
+        self.settings = settings
+        self.home = home  # where warm sandboxes keep their folders: on the filesystem of the jobs' folders
+        self.status_file = status_file
+        self._idle: dict[str, list[WarmSandbox]] = {pool: [] for pool, size in settings.sizes.items() if size > 0}
+        self._lock = threading.Lock()
+        self._runs = {"warm": 0, "cold": 0}
+        self._replaced = self._retired = 0
+        self._last: dict[str, Any] = {}  # the last run: warm or cold, its handover time
+        self._keeper: threading.Thread | None = None
+        self._closed = threading.Event()
+        home.mkdir(parents=True, exist_ok=True)
+        _remove_stale_folders(home)
+
+    @property
+    def kill_timeout(self) -> float:
+        return self.cold.kill_timeout
+
+    def visible_path(self, mount: Mount) -> str:
+        return self.cold.visible_path(mount)
+
+    def layout(self):
+        return self.cold.layout()
+
+    def run(self, spec: RunSpec, driver: Driver | None = None) -> RunResult:
+        """Run `spec` in a warm sandbox of its pool if one fits, else cold; then refill the pool."""
+        arrived = time.monotonic()
+        if spec.pool not in self._idle or not spec.warm_argv or not _same_filesystem(spec, self.home):
+            return self._counted(self.cold.run(spec, driver))
+        self._start_keeper()
+        live = driver is not None
+        sandbox = self._take(spec, live)
+        self._refill(spec, live)  # replacements warm up in the background of this job
+        if sandbox is None:
+            return self._counted(self.cold.run(spec, driver))
+        return self._counted(sandbox.hand_over(self.cold, spec, driver, arrived))
+
+    def _counted(self, result: RunResult) -> RunResult:
+        with self._lock:
+            self._runs["warm" if result.warm else "cold"] += 1
+            self._last = {"warm": result.warm, "handover_s": result.handover_s}
+        self.write_status()
+        return result
+
+    def _take(self, spec: RunSpec, live: bool) -> WarmSandbox | None:
+        """Take a sandbox of the job's profile out of the pool: a ready one, else wait for the oldest warming one."""
+        profile = profile_of(spec, live)
+        with self._lock:
+            candidates = [s for s in self._idle[spec.pool] if s.profile == profile and s.alive()]
+            ready = [s for s in candidates if s.ready()]
+            chosen = (ready or candidates or [None])[0]
+            if chosen is not None:
+                self._idle[spec.pool].remove(chosen)
+        if chosen is None or chosen.ready(self.settings.ready_wait_seconds):
+            return chosen
+        log.warning("warm sandbox %s never got ready (%s): the job runs cold", chosen.pid, chosen.broken or "timeout")
+        self._destroy(chosen)
+        return None
+
+    def _refill(self, spec: RunSpec, live: bool) -> None:
+        """Top the job's pool up with sandboxes of its profile; idle ones of another profile are retired.
+
+        The pool follows the latest job: a burst for one assignment finds it warm.
+        """
+        profile = profile_of(spec, live)
+        with self._lock:
+            idle = self._idle[spec.pool]
+            stale = [s for s in idle if s.profile != profile]
+            for sandbox in stale:
+                idle.remove(sandbox)
+            missing = self.settings.sizes[spec.pool] - len(idle)
+        for sandbox in stale:
+            self._destroy(sandbox)
+        for _ in range(missing):
+            self._start(spec, live)
+
+    def _start(self, spec: RunSpec, live: bool) -> None:
+        try:
+            sandbox = WarmSandbox(self.cold, spec, live, self.home)
+        except (SandboxError, OSError) as exc:  # the next job of this pool runs cold
+            log.warning("could not start a warm %s sandbox: %s", spec.pool, exc)
+            return
+        with self._lock:
+            self._idle[spec.pool].append(sandbox)
+        self.write_status()
+
+    def _destroy(self, sandbox: WarmSandbox) -> None:
+        try:
+            sandbox.destroy()
+        except (SandboxError, OSError) as exc:
+            log.error("warm sandbox %s could not be cleaned up: %s", sandbox.pid, exc)
+
+    def _start_keeper(self) -> None:
+        if self._keeper is None:
+            self._keeper = threading.Thread(target=self._keep, name="grader-warm-keeper", daemon=True)
+            self._keeper.start()
+
+    def _keep(self) -> None:
+        while not self._closed.wait(self.settings.check_seconds):
+            self.check_idle()
+
+    def check_idle(self) -> None:
+        """Notice sandboxes that got ready; replace those that died or never got ready; retire the unused."""
+        now, limits = time.monotonic(), self.settings
+        dead, expired, got_ready = [], [], 0
+        with self._lock:
+            for idle in self._idle.values():
+                for sandbox in list(idle):
+                    was_ready = sandbox.ready_at is not None
+                    got_ready += sandbox.ready() and not was_ready
+                    if sandbox.ready_at is None and now - sandbox.born > limits.ready_wait_seconds and sandbox.alive():
+                        sandbox.broken = f"not ready after {limits.ready_wait_seconds:g} s"
+                    if not sandbox.alive():
+                        dead.append(sandbox)
+                    elif sandbox.ready_at is not None and now - sandbox.ready_at > limits.idle_seconds:
+                        expired.append(sandbox)
+                    else:
+                        continue
+                    idle.remove(sandbox)
+            self._replaced += len(dead)
+            self._retired += len(expired)
+        for sandbox in dead:
+            output = sandbox.launched.output.text()[-2000:]
+            log.warning("warm sandbox %s %s; replaced. Its output: %s", sandbox.pid, sandbox.broken, output)
+            self._destroy(sandbox)
+            self._start(sandbox.spec, sandbox.live)
+        for sandbox in expired:
+            log.info("warm sandbox %s unused for %.0f s; retired", sandbox.pid, now - sandbox.born)
+            self._destroy(sandbox)
+        if dead or expired or got_ready:
+            self.write_status()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every idle sandbox is ready (for tests and benchmarks); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                idle = [s for pool in self._idle.values() for s in pool]
+                if all(s.ready() for s in idle):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def idle_memory(self) -> dict[str, list[int]]:
+        """Memory in use now by each pool's ready sandboxes (bytes): what keeping them warm costs."""
+        with self._lock:
+            return {
+                pool: [s.launched.cgroup.memory_bytes() for s in idle if s.ready_at is not None]
+                for pool, idle in self._idle.items()
+            }
+
+    def idle_pids(self) -> set[int]:
+        """Every process of the idle sandboxes (for tests: those are not a job's leftovers)."""
+        with self._lock:
+            return {pid for pool in self._idle.values() for s in pool for pid in s.launched.cgroup.pids()}
+
+    def status(self) -> dict[str, Any]:
+        """Each pool's size and its sandboxes now (ready or warming), the runs so far, the last run."""
+        with self._lock:
+            pools = {
+                pool: {
+                    "size": self.settings.sizes[pool],
+                    "ready": sum(1 for s in idle if s.ready_at is not None),
+                    "warming": sum(1 for s in idle if s.ready_at is None),
+                }
+                for pool, idle in self._idle.items()
+            }
+            return {
+                "pools": pools,
+                "runs": dict(self._runs),
+                "replaced": self._replaced,
+                "retired": self._retired,
+                "last": dict(self._last),
+                "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+
+    def write_status(self) -> None:
+        """Publish status() for the worker's heartbeat (atomically: a reader never sees half a file)."""
+        if self.status_file is None:
+            return
+        try:
+            self.status_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.status_file.with_suffix(".part")
+            partial.write_text(json.dumps(self.status()))
+            os.replace(partial, self.status_file)
+        except OSError as exc:
+            log.warning("could not write the warm pool's status to %s: %s", self.status_file, exc)
+
+    def close(self) -> None:
+        """Destroy every idle sandbox and stop checking."""
+        self._closed.set()
+        with self._lock:
+            idle = [s for pool in self._idle.values() for s in pool]
+            for pool in self._idle.values():
+                pool.clear()
+        for sandbox in idle:
+            self._destroy(sandbox)
+        if self.status_file is not None:
+            self.status_file.unlink(missing_ok=True)
+
+
+def warm_status_file(home: Path, slot_pid: int) -> Path:
+    """Where the slot process `slot_pid` publishes its pools' state (read by its worker's heartbeat)."""
+    return home / "status" / f"{slot_pid}.json"
+
+
+def read_warm_status(home: Path, slot_pid: int) -> dict[str, Any] | None:
+    """The state a slot last published, or None (no pool, or not yet)."""
+    try:
+        with warm_status_file(home, slot_pid).open("rb") as file:
+            status = json.loads(file.read(64 * 1024))
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def _same_filesystem(spec: RunSpec, home: Path) -> bool:
+    """Per-job folders are renamed into a warm sandbox: they must be on its filesystem."""
+    device = home.stat().st_dev
+    return all(Path(m.source).stat().st_dev == device for m in spec.mounts if m.per_job)
+
+
+def _remove_stale_folders(home: Path) -> None:
+    """Remove the folders of warm sandboxes whose worker died (named grader-warm-<pid>-...)."""
+    for path in home.glob("grader-warm-*-*"):
+        if worker_is_dead(path.name.split("-")[2]):
+            shutil.rmtree(path, ignore_errors=True)
