@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -39,9 +40,9 @@ def service(grader_environ) -> GradingService:
     )
 
 
-@pytest.fixture(scope="session")
-def warm_service(grader_environ, tmp_path_factory) -> Iterator[GradingService]:
-    """The grading service on warm pools, as a worker slot runs it: every pool, one sandbox each."""
+@contextlib.contextmanager
+def warm_service(grader_environ: dict[str, str]) -> Iterator[GradingService]:
+    """The grading service on warm pools, as a worker slot runs it (every pool, one sandbox each); closed after."""
     settings = load_settings(grader_environ)
     runner = make_runner(
         bwrap_path=settings.bwrap,
@@ -51,8 +52,10 @@ def warm_service(grader_environ, tmp_path_factory) -> Iterator[GradingService]:
         warm_home=settings.run_dir / "warm",
     )
     assert isinstance(runner, WarmRunner)
-    yield GradingService(settings, runner)
-    runner.close()
+    try:
+        yield GradingService(settings, runner)
+    finally:
+        runner.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -13,7 +14,7 @@ import redis
 from grader.config import PROJECT_ROOT
 from grader.core.outcomes import Outcome, Status
 from grader.sandbox import WarmRunner
-from tests.integration.conftest import SECRET, SUBMISSIONS, leftover_processes, repository_state
+from tests.integration.conftest import SECRET, SUBMISSIONS, leftover_processes, repository_state, warm_service
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -52,17 +53,23 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module", params=["cold", "warm"])
-def graded(request, fixture_assignments, monkeypatch_module_secret):
+def graded(request, service, grader_environ, fixture_assignments, monkeypatch_module_secret):
     """Grade every fixture once, in a sandbox started for it (cold) or handed over by a warm pool (warm);
     remember the host's state around each run."""
-    service = request.getfixturevalue("service" if request.param == "cold" else "warm_service")
+    with contextlib.ExitStack() as stack:
+        if request.param == "warm":
+            service = stack.enter_context(warm_service(grader_environ))
+        return grade_all(service, fixture_assignments)
+
+
+def grade_all(service, assignments) -> dict:
     runner = service.evaluator.runner
     results = {}
     for name, (slug, *_expected) in EXPECTED.items():
         if isinstance(runner, WarmRunner):
             assert runner.wait_ready(120), "the warm pool did not get ready"
         before = (repository_state(), shutil.disk_usage("/").free)
-        result = service.grade_file(SUBMISSIONS / name, fixture_assignments[slug])
+        result = service.grade_file(SUBMISSIONS / name, assignments[slug])
         after = (repository_state(), shutil.disk_usage("/").free)
         waiting = runner.idle_pids() if isinstance(runner, WarmRunner) else set()  # the next job's, not leftovers
         leftovers = [found for found in leftover_processes(*RUN_MARKERS) if int(found.split(":")[0]) not in waiting]
@@ -101,8 +108,15 @@ def test_the_warm_path_really_was_warm(request, graded):
         assert set(starts.values()) == {"cold"}
         return
     cold = sorted(name for name, start in starts.items() if start != "warm")
-    # Cold only: the first job of each pool and profile, and what no pool fits (a syntax error)
-    assert cold == ["below_threshold.py", "lightning_module.py", "syntax_error.py", "wrong_prediction_shape.py"], starts
+    # Cold only: the first job of a pool for an assignment (each fills its pool for the next), and what fits no pool
+    assert cold == [
+        "below_threshold.py",  # the first torch job (quick-digits)
+        "lightning_module.py",  # the first lightning job
+        "missing_build_model.py",  # torch, now for tight-digits: another profile (its limits, its data)
+        "output_flood.py",  # torch, back to quick-digits
+        "spins_forever.py",  # the first job that imports no framework
+        "syntax_error.py",  # unreadable: no pool fits
+    ], starts
 
 
 def test_below_threshold_gets_nothing_and_its_small_size_earns_nothing_either(graded):
