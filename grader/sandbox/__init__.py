@@ -12,9 +12,10 @@ from pathlib import Path
 
 from grader.core.errors import SandboxError
 from grader.core.limits import Limits
+from grader.sandbox.pool import PoolSettings, WarmRunner
 from grader.sandbox.runner import BWRAP_MISSING, SANDBOX_HOST_UID, BubblewrapRunner, UnsandboxedRunner
 from grader.sandbox.spec import Mount, Runner, RunResult, RunSpec, Termination
-from grader.sandbox.warm import PoolSettings, WarmRunner, warm_status_file
+from grader.sandbox.warm import warm_status_file
 
 __all__ = [
     "BubblewrapRunner",

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from grader.sandbox import Mount, RunSpec, Termination
-from grader.sandbox.warm import PoolSettings, WarmRunner, read_warm_status, warm_status_file
+from grader.sandbox.pool import PoolSettings, WarmRunner
+from grader.sandbox.warm import read_warm_status, warm_status_file
 from tests.sandbox.conftest import FIXTURE_MOUNT, SHORT, marker_processes, run_cgroup_dirs
 
 pytestmark = pytest.mark.sandbox
@@ -89,7 +90,9 @@ def test_a_job_is_handed_to_a_warm_sandbox_and_the_next_job_sees_nothing_of_it(p
     for spec, result, text in zip(specs, results, ("two", "three"), strict=True):
         assert result.ok, result.log
         assert result.warm and 0 <= result.handover_s < 1
-        assert seen(result) == {"tmp": [], "output": [], "submission": {"input.txt": text}}
+        # Its /tmp and output start empty, it sees its own input only, and of processes only its own
+        # (the next job's warm sandbox is warming up meanwhile, in a pid namespace of its own)
+        assert seen(result) == {"tmp": [], "output": [], "processes": [1, 2], "submission": {"input.txt": text}}
         output = Path(spec.mounts[2].source)
         assert (output / "written").read_text() == text  # the job's own folder holds what it wrote
     assert pool.status()["runs"] == {"warm": 2, "cold": 1}

@@ -23,7 +23,8 @@ TIMEOUT_RESULT = {
     "student_message": "Your code ran longer than the 300 s limit during training and was stopped.",
     "staff_detail": "termination=wall_limit exit_code=None signal=9 phase=train",
     "log": "epoch 1/500\n[grader] output truncated: 4096 bytes dropped\n",
-    "resources": {"wall_s": 600.4, "cpu_s": 1180.2, "peak_memory_bytes": 3 * 1024**3, "tasks_refused": 17},
+    "resources": {"wall_s": 600.4, "cpu_s": 1180.2, "peak_memory_bytes": 3 * 1024**3, "tasks_refused": 17,
+                  "start": "warm", "handover_s": 0.0123},
     "environment": {
         "framework": "torch",
         "versions": {"python": "3.11.2", "torch": "2.13.0"},
@@ -268,8 +269,18 @@ def test_the_grading_log_shows_outcome_limits_resources_environment_timings_and_
         "torch 2.13.0", "python=0", "d" * 64, "gpu-host:4242",
         "<dt>Attempts</dt><dd>2</dd>", "after 50.0 s in the queue", "ran 650.0 s",
         "termination=wall_limit", "[grader] output truncated", "the student (upload)",
+        "warm: framework imported ahead, handed over in 0.012 s", "limits and times count from the handover",
     ):  # fmt: skip
         assert expected in html, expected
+
+
+def test_the_grading_log_says_a_run_was_cold(app, client, auth, accounts):
+    cold = {**TIMEOUT_RESULT, "resources": {**TIMEOUT_RESULT["resources"], "start": "cold"}}
+    cold["resources"].pop("handover_s")
+    sid = add_submission(app, accounts.add("bob@example.org"), State.FAILED, result=cold, outcome="timeout")
+    _as(client, auth, accounts, "ta@example.org")
+    page = client.get(f"/staff/submissions/{sid}").get_data(as_text=True)
+    assert "<dt>Sandbox</dt><dd>cold: started for this run</dd>" in page
 
 
 # Search and filter.
