@@ -125,7 +125,7 @@ def test_each_slot_shows_its_warm_pools(app, client, auth, accounts):
     auth.login("ta@example.org")
     row = html.unescape(row_of(client.get("/staff/workers").get_data(as_text=True), "box:300"))
     slot = re.sub(r"\s+", " ", re.search(r'<div data-slot="301">(.*?)</div>', row, re.S).group(1))
-    assert "torch 1/2 ready, 1 warming · keras 0/1 ready" in slot
+    assert "<br>torch: 1/2 ready, 1 warming<br>keras: 0/1 ready" in slot
     assert "runs: 41 warm, 3 cold; 1 replaced after dying idle; last handover 0.004 s" in slot
     assert 'data-slot="302"' not in row and 'data-slot="999"' not in row
     assert client.get("/staff/workers.json").get_json()["workers"][0]["pools"] == {"301": pools}
