@@ -44,6 +44,7 @@ SANDBOX_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "CUDA_VISIBLE_DEVICES": "",
     "PYTHONHASHSEED": "1234",
+    "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ beside the references
 }
 
 

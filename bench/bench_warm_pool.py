@@ -102,16 +102,15 @@ def warm_against_bare(env: dict[str, str], repeat: int) -> None:
             print(
                 f"{path.name:<20}{b:>10.2f}{w:>10.2f}{ratio:>8.2f}{statistics.median(cold):>16.2f}  {verdict(ratio <= 0.5)}"
             )
-        memory_per_sandbox(service, runner, assignment, settings)
+        memory_per_sandbox(service, runner, assignment)
     finally:
         runner.close()
 
 
-def memory_per_sandbox(service: GradingService, runner: WarmRunner, assignment, settings) -> None:
+def memory_per_sandbox(service: GradingService, runner: WarmRunner, assignment) -> None:
     """Figure 2: one job per pool fills it; then each ready sandbox's memory."""
-    quick = load_assignment("quick-digits", settings)
     for sample in (FIXTURE_SUBMISSIONS / "lightning_module.py", FIXTURE_SUBMISSIONS / "missing_build_model.py"):
-        service.grade_file(sample, quick)  # lightning; "none" (imports nothing: fails at once, fills the pool)
+        service.grade_file(sample, assignment)  # lightning; "none" (imports nothing: fails at once, fills the pool)
     runner.wait_ready(300)
     print("\n2. memory per warm sandbox (ready, framework imported; cgroup memory.current)")
     for pool, sizes in runner.idle_memory().items():

@@ -259,7 +259,7 @@ def assignment_zip(slug="digits-two", drop=(), rubric=None, extra=None) -> bytes
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in folder.iterdir():
-            if path.name not in drop:
+            if path.is_file() and path.name not in drop:  # not a __pycache__ a bench left
                 archive.writestr(f"{slug}/{path.name}", path.read_bytes())
         archive.writestr(f"{slug}/rubric.yaml", rubric or RUBRIC.replace("digits-mlp", slug))
         for name, data in (extra or {}).items():
