@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -39,6 +41,19 @@ KINDS = {
     "generation": generation,
     "rl": rl,
 }  # the sandbox side of each task kind (grader.core.kinds)
+
+
+def exit_fast(code: int) -> NoReturn:
+    """End the process as a normal exit would, without tearing the interpreter down (0.4 s with torch loaded).
+
+    As at any exit, non-daemon threads are waited for and atexit hooks run (the
+    submission's too); only the module teardown that follows is skipped.
+    """
+    threading._shutdown()  # what Python's own finalisation does first
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str]) -> int:

@@ -251,7 +251,7 @@ def _launcher(harness_parent: str, module: str) -> str:
     """The Python one-liner that runs the harness module `module` (main: a job; warm: a warm sandbox)."""
     return (
         f"import sys; sys.path.insert(0, {harness_parent!r}); "
-        f"from harness.{module} import main; sys.exit(main(sys.argv[1:]))"
+        f"from harness.main import exit_fast; from harness.{module} import main; exit_fast(main(sys.argv[1:]))"
     )
 
 
