@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from celery.signals import worker_process_shutdown
+
 from grader.core.errors import InfrastructureError
 from grader.db import make_engine, make_sessions, transaction
 from grader.logs import submission_context
@@ -60,6 +62,8 @@ def _grading_service(pid: int) -> Any:
     log.info("slot %s grades on %s, %s threads", pid, f"GPU {gpu.index} ({gpu.name})" if gpu else "the CPU", threads)
     warm = PoolSettings(settings.warm_pools, idle_seconds=settings.warm_idle_seconds)
     runner = make_runner(**sandbox, warm=warm, warm_home=warm_home())
+    if hasattr(runner, "close"):  # warm pools: destroyed with the slot, not left for the next worker to sweep
+        worker_process_shutdown.connect(lambda **_: runner.close(), weak=False)
     return GradingService(settings, runner, gpu, threads)
 
 

@@ -40,6 +40,14 @@ def wait_until(what, check, timeout: float, service):
     pytest.fail(f"{what} did not happen in {timeout} s; logs:\n{service.logs()[-4000:]}")
 
 
+def torch_ready(worker) -> dict | None:
+    """The worker's one slot's pools, once they show the one cold run done and a ready torch sandbox."""
+    slots = list(worker.pools.values())
+    if len(slots) == 1 and slots[0]["runs"] == {"warm": 0, "cold": 1} and slots[0]["pools"]["torch"]["ready"] == 1:
+        return slots[0]
+    return None
+
+
 def staff_page_data(service) -> dict:
     """What a TA sees at /staff/workers.json, through the real app on the same database and broker."""
     app = create_app(service.settings, queue=RecordingQueue(), test_config={"TESTING": True})
@@ -78,6 +86,10 @@ def test_a_worker_registers_shows_its_run_and_logs_with_the_submission_id(servic
     row = service.wait_final(sid, timeout=150)
     assert row.state is State.SCORED
     assert wait_until("the run to leave the page", lambda: not registry(service)[process.pid].runs or None, 10, service)
+    # The slot's warm pools: that first torch run was cold, and filled the torch pool for the next one
+    pools = wait_until("a ready torch sandbox", lambda: torch_ready(registry(service)[process.pid]), 60, service)
+    assert pools["last"]["warm"] is False
+    assert "torch: 1/1 ready" in staff_page_data(service)["html"]
 
     process.terminate()  # a warm shutdown: the worker says it stopped
     process.wait(timeout=30)
