@@ -4,7 +4,11 @@ A stack is gunicorn serving `grader.wsgi:app` on a free port and a `grader
 worker` process on a leased Redis database, over a migrated SQLite or
 PostgreSQL database loaded with `grader assignments sync`. It is shared by the
 tests of a module (each test makes its own submissions), since starting it
-costs seconds and a real grading costs more.
+costs seconds and a real grading costs more. A module names the fixture
+assignments its tests grade in STACK_ASSIGNMENTS: the stack serves copies of
+those only, so the worker builds (or reads from the session's cache) just the
+references those gradings need, instead of training every fixture assignment's
+while the tests wait behind it and being stopped mid-build at teardown.
 
 Browser tests get Debian's Chromium as the `browser` fixture; tests/e2e/pages.py
 holds their lighter site (gunicorn over a database they write directly).
@@ -15,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,15 +67,29 @@ def grader(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.
     )  # fmt: skip
 
 
-def fixture_environ(tmp: Path, cache_dir: Path) -> dict[str, str]:
+def fixture_environ(tmp: Path, cache_dir: Path, assignments: Path = FIXTURES / "assignments") -> dict[str, str]:
     """Settings every process of a test stack shares: its data folder, the fixture assignments."""
     return {
         "GRADER_DATA_DIR": str(tmp / "data"),
         "GRADER_CACHE_DIR": str(cache_dir),
-        "GRADER_ASSIGNMENTS_DIR": str(FIXTURES / "assignments"),
+        "GRADER_ASSIGNMENTS_DIR": str(assignments),
         "GRADER_RUBRICS_DIR": str(FIXTURES / "rubrics"),
         "GRADER_HEARTBEAT_SECONDS": "1",
     }
+
+
+def stack_assignments_folder(tmp: Path, slugs: Iterable[str] | None) -> Path:
+    """A folder holding copies of these fixture assignments (all of them: None).
+
+    References are cached by content, not by folder, so the copies share the
+    session's reference cache with every other test.
+    """
+    if slugs is None:
+        return FIXTURES / "assignments"
+    folder = tmp / "assignments"
+    for slug in slugs:
+        shutil.copytree(FIXTURES / "assignments" / slug, folder / slug)
+    return folder
 
 
 def start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
@@ -147,11 +166,19 @@ class Stack:
 
 @pytest.fixture(scope="module", params=KINDS)
 def stack(request, tmp_path_factory, redis_url, cache_dir) -> Iterator[Stack]:
-    """gunicorn and a grader worker on a fresh database of the parameter's kind, with one student."""
+    """gunicorn and a grader worker on a fresh database of the parameter's kind, with one student.
+
+    It serves the module's STACK_ASSIGNMENTS (every fixture assignment if the module names none).
+    """
     tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    assignments = stack_assignments_folder(tmp, getattr(request.module, "STACK_ASSIGNMENTS", None))
     redis.Redis.from_url(redis_url).flushdb()
     with migrated_database(request.param, tmp) as database_url:
-        env = {**fixture_environ(tmp, cache_dir), "GRADER_DATABASE_URL": database_url, "GRADER_BROKER_URL": redis_url}
+        env = {
+            **fixture_environ(tmp, cache_dir, assignments),
+            "GRADER_DATABASE_URL": database_url,
+            "GRADER_BROKER_URL": redis_url,
+        }
         for args in (
             ("assignments", "sync"),
             ("users", "add", STUDENT, "--password", PASSWORD, "--name", "Grace Student"),

@@ -11,6 +11,7 @@ from tests.e2e.conftest import REFERENCE, grader, tail_logs, upload, wait_final
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
+STACK_ASSIGNMENTS = ("quick-digits",)  # what these tests grade (the stack serves nothing else)
 GRADE_JSON_FIELDS = {"status", "outcome", "score", "max_score", "metrics", "criteria", "student_message", "log"}
 
 

@@ -18,6 +18,7 @@ from grader.core.outcomes import Outcome, Status
 from grader.sandbox import make_runner
 from grader.services.grading import GradingService
 from tests.integration.conftest import SUBMISSIONS
+from tests.integration.parallel import build_references, grade_files
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -85,8 +86,15 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def course(cache_dir):
-    """The grading service on the course's own assignments, with the session's reference cache."""
-    settings = load_settings({"GRADER_CACHE_DIR": str(cache_dir)})
+    """The grading service on the course's own assignments, with the session's reference cache.
+
+    The references are run first, two at a time (tests/integration/parallel.py), into the shared
+    cache; the tests then read them from it. One that fails there is run again by its test, which
+    reports why.
+    """
+    environ = {"GRADER_CACHE_DIR": str(cache_dir)}
+    build_references(environ, [(slug, framework) for slug in COURSE for framework in REFERENCE_FRAMEWORKS])
+    settings = load_settings(environ)
     runner = make_runner(bwrap_path=settings.bwrap, cgroup_parent=settings.cgroup_parent, host_uid=settings.sandbox_uid)
     return settings, GradingService(settings, runner)
 
@@ -104,12 +112,11 @@ def test_both_references_of_every_assignment_score_full_marks(course, slug):
 
 
 @pytest.fixture(scope="module")
-def graded(service, fixture_assignments):
-    """Grade every fixture once."""
-    return {
-        key: service.grade_file(SUBMISSIONS / key[0].removesuffix("-quick") / key[1], fixture_assignments[key[0]])
-        for key in EXPECTED
-    }
+def graded(grader_environ):
+    """Grade every fixture once, two at a time (tests/integration/parallel.py)."""
+    return grade_files(
+        grader_environ, {key: (SUBMISSIONS / key[0].removesuffix("-quick") / key[1], key[0]) for key in EXPECTED}
+    )
 
 
 @pytest.mark.parametrize("key", list(EXPECTED), ids=lambda key: f"{key[0]}/{key[1]}")

@@ -11,6 +11,7 @@ import pytest
 
 from grader.core.outcomes import Outcome, Status
 from tests.integration.conftest import SUBMISSIONS
+from tests.integration.parallel import grade_files
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -51,10 +52,9 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def graded(service, fixture_assignments):
-    """Grade every fixture once."""
-    assignment = fixture_assignments[ASSIGNMENT]
-    return {name: service.grade_file(SUBMISSIONS / "char-lm" / name, assignment) for name in EXPECTED}
+def graded(grader_environ):
+    """Grade every fixture once, two at a time (tests/integration/parallel.py)."""
+    return grade_files(grader_environ, {name: (SUBMISSIONS / "char-lm" / name, ASSIGNMENT) for name in EXPECTED})
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))

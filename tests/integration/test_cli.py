@@ -55,7 +55,8 @@ def test_reference_solution_scores_full_marks(real_environ, framework):
     assert result["metrics"]["accuracy"] > 0.95
     assert {c["id"] for c in result["criteria"]} >= {"accuracy", "matches-keras", "matches-torch"}
     assert all(c["points"] == c["max_points"] and c["feedback"] for c in result["criteria"])
-    assert set(result["resources"]) == {"wall_s", "cpu_s", "peak_memory_bytes", "tasks_refused", "scoring_s"}
+    assert set(result["resources"]) == {"wall_s", "cpu_s", "peak_memory_bytes", "tasks_refused", "start", "scoring_s"}
+    assert result["resources"]["start"] == "cold"  # `grader grade` starts a sandbox of its own
     assert result["resources"]["tasks_refused"] == 0
     assert result["resources"]["peak_memory_bytes"] > 0
     cached = list((PROJECT_ROOT / real_environ["GRADER_CACHE_DIR"] / "references" / "digits-mlp").glob("*.json"))
