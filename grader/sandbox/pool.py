@@ -130,7 +130,12 @@ class WarmRunner:
             log.warning("could not start a warm %s sandbox: %s", spec.pool, exc)
             return
         with self._lock:
-            self._idle[spec.pool].append(sandbox)
+            closed = self._closed.is_set()
+            if not closed:
+                self._idle[spec.pool].append(sandbox)
+        if closed:  # close() ran while this one was starting (the keeper replacing a dead one): it must not outlive it
+            self._destroy(sandbox)
+            return
         self.write_status()
 
     def _destroy(self, sandbox: WarmSandbox) -> None:
@@ -238,6 +243,8 @@ class WarmRunner:
     def close(self) -> None:
         """Destroy every idle sandbox and stop checking."""
         self._closed.set()
+        if self._keeper is not None:
+            self._keeper.join()  # it may be replacing a dead sandbox right now
         with self._lock:
             idle = [s for pool in self._idle.values() for s in pool]
             for pool in self._idle.values():
