@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from grader.assignments import load_assignment  # noqa: E402
 from grader.config import load_settings  # noqa: E402
 from grader.datasets import prepare_dataset  # noqa: E402
+from grader.services.evaluation import sandbox_env  # noqa: E402
 
 BARE = """
 import importlib.util, sys
@@ -39,13 +40,9 @@ model = module.train(module.build_model(64, 10), x, y)
 module.predict(model, xt)
 """
 
-SANDBOX_ENV = {
-    "KERAS_BACKEND": "tensorflow",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "CUDA_VISIBLE_DEVICES": "",
-    "PYTHONHASHSEED": "1234",
-    "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ beside the references
-}
+# The environment a sandboxed run gets (seeds, quiet frameworks, thread counts and OpenMP's wait
+# policy for the machine's cores): the bare run differs from a graded one only by the grading.
+SANDBOX_ENV = sandbox_env(seed=1234, threads=os.cpu_count() or 1)
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import json
 import os
@@ -102,6 +103,9 @@ class Run:
         sys.modules[PROGRESS_MODULE] = progress  # `from grader_progress import report_epoch`
         module = self.call("import", self.import_submission)
         self.report["seeds"] = frameworks.seed_everything(self.training["seed"])
+        # The frameworks' objects (hundreds of thousands) live until the end: the collector stops walking
+        # them, so a full collection (Keras's clear_session, or one during training) takes ms, not 0.1-0.2 s.
+        gc.freeze()
         KINDS[self.job[JOB_TASK]].run(self, module, data)
         self.report["versions"] = frameworks.versions()
 

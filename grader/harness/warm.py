@@ -7,6 +7,7 @@ appear in its mounts just before WARM_GO, and its limits start then.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import socket
@@ -21,6 +22,7 @@ def main(argv: list[str]) -> int:
     for name in WARM_POOLS[pool]:
         importlib.import_module(name)
     _open_gpu_context(pool)
+    gc.collect()  # the import's garbage goes now, in the warm-up; what stays is frozen by the job (main.Run)
     control = socket.socket(fileno=int(os.environ.pop(WARM_FD_ENV)))
     control.sendall(WARM_READY)
     go = control.recv(1)

@@ -28,6 +28,8 @@ from grader.sandbox.warm import WarmSandbox, profile_of
 
 log = logging.getLogger("grader.sandbox.warm")
 
+MAX_DEATHS_IN_A_ROW = 3  # idle sandboxes of a pool replaced after dying, until its next job
+
 
 @dataclasses.dataclass(frozen=True)
 class PoolSettings:
@@ -54,7 +56,8 @@ class WarmRunner:
         self._idle: dict[str, list[WarmSandbox]] = {pool: [] for pool, size in settings.sizes.items() if size > 0}
         self._lock = threading.Lock()
         self._runs = {"warm": 0, "cold": 0}
-        self._replaced = self._retired = 0
+        self._replaced = self._retired = self._dropped = 0
+        self._deaths = {pool: 0 for pool in self._idle}  # idle sandboxes of the pool that died since its last job
         self._last: dict[str, Any] = {}  # the last run: warm or cold, its handover time
         self._keeper: threading.Thread | None = None
         self._closed = threading.Event()
@@ -78,6 +81,8 @@ class WarmRunner:
             return self._counted(self.cold.run(spec, driver))
         self._start_keeper()
         live = driver is not None
+        with self._lock:
+            self._deaths[spec.pool] = 0
         sandbox = self._take(spec, live)
         self._refill(spec, live)  # replacements warm up in the background of this job
         if sandbox is None:
@@ -154,7 +159,12 @@ class WarmRunner:
             self.check_idle()
 
     def check_idle(self) -> None:
-        """Notice sandboxes that got ready; replace those that died or never got ready; retire the unused."""
+        """Notice sandboxes that got ready; replace those that died or never got ready; retire the unused.
+
+        A pool whose sandboxes keep dying (a warm-up that crashes, a broken
+        environment) is not restarted forever: after MAX_DEATHS_IN_A_ROW deaths
+        with no job between, the next job of the pool (which runs cold) retries.
+        """
         now, limits = time.monotonic(), self.settings
         dead, expired, got_ready = [], [], 0
         with self._lock:
@@ -171,13 +181,24 @@ class WarmRunner:
                     else:
                         continue
                     idle.remove(sandbox)
-            self._replaced += len(dead)
+            replace = []
+            for sandbox in dead:
+                self._deaths[sandbox.spec.pool] += 1
+                replace.append(self._deaths[sandbox.spec.pool] <= MAX_DEATHS_IN_A_ROW)
+            self._replaced += sum(replace)
+            self._dropped += len(dead) - sum(replace)
             self._retired += len(expired)
-        for sandbox in dead:
+        for sandbox, replaced in zip(dead, replace, strict=True):
             output = sandbox.launched.output.text()[-2000:]
-            log.warning("warm sandbox %s %s; replaced. Its output: %s", sandbox.pid, sandbox.broken, output)
+            outcome = (
+                "replaced"
+                if replaced
+                else f"not replaced: {MAX_DEATHS_IN_A_ROW} died in a row, the pool's next job retries"
+            )
+            log.warning("warm sandbox %s %s; %s. Its output: %s", sandbox.pid, sandbox.broken, outcome, output)
             self._destroy(sandbox)
-            self._start(sandbox.spec, sandbox.live)
+            if replaced:
+                self._start(sandbox.spec, sandbox.live)
         for sandbox in expired:
             log.info("warm sandbox %s unused for %.0f s; retired", sandbox.pid, now - sandbox.born)
             self._destroy(sandbox)
@@ -223,6 +244,7 @@ class WarmRunner:
                 "pools": pools,
                 "runs": dict(self._runs),
                 "replaced": self._replaced,
+                "dropped": self._dropped,
                 "retired": self._retired,
                 "last": dict(self._last),
                 "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -23,7 +23,8 @@ warm protocol, grader.harness.protocol). A job then:
    its place at once, warming up in the background of the job.
 
 A warm sandbox that dies while idle is destroyed, logged and replaced, never
-handed a job; one idle longer than the idle lifetime is retired. Each slot
+handed a job (up to three in a row: a pool whose warm-up keeps failing waits
+for its next job); one idle longer than the idle lifetime is retired. Each slot
 writes its pools' state to a small JSON file that the worker's heartbeat
 publishes on /staff/workers.
 """

@@ -238,7 +238,7 @@ class Evaluator:
             mounts=(harness, *mounts.values()),
             limits=spec.limits,
             env={
-                **_sandbox_env(spec.training.seed, self.threads),
+                **sandbox_env(spec.training.seed, self.threads),
                 **(self.gpu.sandbox_env() if self.gpu else {}),
             },
             cwd="/tmp",
@@ -272,7 +272,7 @@ def _preload_metrics() -> None:
         threading.Thread(target=importlib.import_module, args=("grader.core.metrics",), daemon=True).start()
 
 
-def _sandbox_env(seed: int, threads: int) -> dict[str, str]:
+def sandbox_env(seed: int, threads: int) -> dict[str, str]:
     """The run's whole environment: seeds, quiet frameworks, and thread counts fitted to its CPU share."""
     threads_text = str(max(1, threads))
     return {

@@ -120,19 +120,26 @@ def test_the_job_gets_its_own_memory_limit_at_handover(pool, jobs):
     assert result.peak_memory_bytes <= 100 * 1024**2
 
 
-@pytest.mark.parametrize("mode", ["die", "junk"])
+@pytest.mark.parametrize("mode", ["die", "junk", "die-ready"])
 def test_a_sandbox_that_breaks_while_idle_is_replaced_and_never_handed_a_job(pool, jobs, mode, caplog):
     caplog.set_level(logging.INFO, logger="grader.sandbox.warm")
-    pool.run(jobs.spec("cold", mode=mode))
-    deadline = time.monotonic() + 10
-    while pool.status()["replaced"] < 2 and time.monotonic() < deadline:
-        pool.check_idle()
+    pool.run(jobs.spec("cold", mode=mode, warm_seconds="0.2"))
+    deadline = time.monotonic() + 20
+    while pool.status()["dropped"] == 0 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert pool.status()["replaced"] >= 2
-    assert "replaced" in caplog.text
-    result = pool.run(jobs.spec("after", mode=mode))
+    status = pool.status()
+    assert (status["replaced"], status["dropped"]) == (3, 1)  # replaced three times, then no more restarts
+    assert status["pools"]["none"] == {"size": 1, "ready": 0, "warming": 0}
+    assert "; replaced." in caplog.text and "not replaced: 3 died in a row" in caplog.text
+    time.sleep(0.5)
+    assert pool.status()["replaced"] == 3  # it stays so while no job comes
+    result = pool.run(jobs.spec("after", mode=mode, warm_seconds="0.2"))
     assert result.ok and not result.warm  # it ran cold: a broken sandbox is never handed a job
     assert seen(result)["submission"] == {"input.txt": "after"}
+    deadline = time.monotonic() + 20
+    while pool.status()["replaced"] == 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pool.status()["replaced"] > 3  # the job warmed the pool up again
 
 
 def test_unused_sandboxes_are_retired_after_the_idle_lifetime(bwrap_runner, tmp_path, jobs, marker):

@@ -115,6 +115,7 @@ def test_each_slot_shows_its_warm_pools(app, client, auth, accounts):
         "pools": {"torch": {"size": 2, "ready": 1, "warming": 1}, "keras": {"size": 1, "ready": 0, "warming": 0}},
         "runs": {"warm": 41, "cold": 3},
         "replaced": 1,
+        "dropped": 2,
         "retired": 0,
         "last": {"warm": True, "handover_s": 0.0042},
     }
@@ -126,7 +127,10 @@ def test_each_slot_shows_its_warm_pools(app, client, auth, accounts):
     row = html.unescape(row_of(client.get("/staff/workers").get_data(as_text=True), "box:300"))
     slot = re.sub(r"\s+", " ", re.search(r'<div data-slot="301">(.*?)</div>', row, re.S).group(1))
     assert "<br>torch: 1/2 ready, 1 warming<br>keras: 0/1 ready" in slot
-    assert "runs: 41 warm, 3 cold; 1 replaced after dying idle; last handover 0.004 s" in slot
+    assert (
+        "runs: 41 warm, 3 cold; 1 replaced after dying idle; 2 not replaced, dying again and again (see the worker's log); last handover"
+        in slot
+    )
     assert 'data-slot="302"' not in row and 'data-slot="999"' not in row
     assert client.get("/staff/workers.json").get_json()["workers"][0]["pools"] == {"301": pools}
 
