@@ -17,11 +17,11 @@ from .protocol import WARM_FD_ENV, WARM_GO, WARM_POOLS, WARM_READY
 
 
 def main(argv: list[str]) -> int:
-    """Warm up for pool argv[0]; on WARM_GO run the job file argv[1]; exit 0 if retired unused."""
+    """Warm up for pool argv[0] (import, one throwaway training step); on WARM_GO run the job file argv[1]; exit 0 if retired unused."""
     pool, job_file = argv
     for name in WARM_POOLS[pool]:
         importlib.import_module(name)
-    _open_gpu_context(pool)
+    _exercise(pool)
     gc.collect()  # the import's garbage goes now, in the warm-up; what stays is frozen by the job (main.Run)
     control = socket.socket(fileno=int(os.environ.pop(WARM_FD_ENV)))
     control.sendall(WARM_READY)
@@ -32,16 +32,35 @@ def main(argv: list[str]) -> int:
     return harness_main.main([job_file])
 
 
-def _open_gpu_context(pool: str) -> None:
-    """On a GPU slot, create the framework's CUDA context now rather than in the job's time."""
-    if not os.environ.get("CUDA_VISIBLE_DEVICES"):
-        return
+def _exercise(pool: str) -> None:
+    """Train a throwaway model for one step, on the GPU when the slot has one.
+
+    A framework's first training step loads and sets up much on first use (the
+    CUDA context and cuBLAS; torch's optimizer imports more of torch, about
+    0.6 s; Keras builds its training machinery): the job need not pay it again.
+    Nothing of it reaches the job's results: torch's random state is restored,
+    Keras's session cleared, and the job seeds every framework itself
+    (frameworks.seed_everything).
+    """
     if pool in ("torch", "lightning"):
         import torch
 
-        if torch.cuda.is_available():
-            torch.zeros(1, device="cuda")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        with torch.random.fork_rng(devices=[0] if device == "cuda" else []):  # the job's code finds them untouched
+            model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)).to(device)
+            optimizer = torch.optim.Adam(model.parameters())
+            x, y = torch.zeros(8, 4, device=device), torch.zeros(8, dtype=torch.long, device=device)
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            with torch.no_grad():
+                model.eval()(x).argmax(dim=1).cpu().numpy()
     elif pool == "keras":
-        import tensorflow as tf
+        import keras
+        import numpy as np
 
-        tf.config.list_physical_devices("GPU")
+        model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(np.zeros((8, 4), "float32"), np.zeros(8, "int64"), epochs=1, verbose=0)
+        model.predict(np.zeros((2, 4), "float32"), verbose=0)
+        keras.backend.clear_session()

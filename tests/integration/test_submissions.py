@@ -202,3 +202,19 @@ def test_a_forged_parameter_count_is_shown_as_reported_and_earns_nothing(graded)
 def test_fake_results_score_nothing(graded):
     result = graded["fake_results.py"][0]
     assert result.score == 0 and result.evaluation.metrics == {}
+
+
+@pytest.mark.parametrize("pool", ["torch", "keras", "lightning"])
+def test_a_warm_run_trains_and_predicts_exactly_as_a_cold_one(service, grader_environ, fixture_assignments, pool):
+    """The warm-up's imports and throwaway training step leave nothing that changes a job's results."""
+    assignment = fixture_assignments["quick-digits"]
+    path = SUBMISSIONS / "lightning_module.py" if pool == "lightning" else assignment.reference_path(pool)
+    cold = service.grade_file(path, assignment)
+    with warm_service(grader_environ) as warm:
+        warm.grade_file(path, assignment)  # fills the pool
+        assert warm.evaluator.runner.wait_ready(120)
+        again = warm.grade_file(path, assignment)
+    assert [run.evaluation.resources["start"] for run in (cold, again)] == ["cold", "warm"]
+    assert again.evaluation.metrics == cold.evaluation.metrics and again.score == cold.score
+    losses = [[epoch.get("loss") for epoch in run.evaluation.curve] for run in (cold, again)]
+    assert losses[0] == losses[1] and len(losses[0]) > 1 and None not in losses[0]  # the same training, epoch by epoch
