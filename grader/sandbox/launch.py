@@ -42,11 +42,7 @@ class SandboxUser:
 
 
 def wrapper_argv(
-    argv: Sequence[str],
-    ulimits: Iterable[tuple[str, int]],
-    join: Iterable[Path],
-    user: SandboxUser | None = None,
-    nice: int = 0,
+    argv: Sequence[str], ulimits: Iterable[tuple[str, int]], join: Iterable[Path], user: SandboxUser | None = None
 ) -> list[str]:
     """Return a /bin/sh command line that prepares the process, then execs `argv` in place.
 
@@ -67,21 +63,18 @@ def wrapper_argv(
     5. `setpriv --reuid --regid --clear-groups`: bwrap, and so the program, runs as
        an unprivileged host user without supplementary groups; root's capabilities
        are gone with the uid change.
-    `nice` above 0: the rest runs at that nice value (`nice -n`, exec'd in place),
-    inherited by every process and thread of the run (a warm sandbox's warm-up).
     A step that fails exits WRAPPER_FAILED before bwrap runs. Every word is quoted.
     """
     fail = f" || exit {WRAPPER_FAILED}"
     steps = [f"ulimit {shlex.quote(flag)} {int(value)}{fail}" for flag, value in ulimits]
     steps += [f"echo $$ > {shlex.quote(str(procs))}{fail}" for procs in join]
-    niced = f"nice -n {int(nice)} " if nice else ""
     if user is None:
-        steps.append(f"exec {niced}{shlex.join(argv)}")
+        steps.append(f"exec {shlex.join(argv)}")
     else:
         inner = [f"mount --bind {shlex.quote(src)} {shlex.quote(dst)}{fail}" for src, dst in user.staged.items()]
         inner.append(f"exec setpriv --reuid={user.uid} --regid={user.gid} --clear-groups -- {shlex.join(argv)}")
         script = shlex.quote("\n".join(inner))
-        steps.append(f"exec {niced}unshare --mount --propagation private -- /bin/sh -c {script}")
+        steps.append(f"exec unshare --mount --propagation private -- /bin/sh -c {script}")
     return ["/bin/sh", "-c", "\n".join(steps)]
 
 

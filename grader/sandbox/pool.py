@@ -105,8 +105,6 @@ class WarmRunner:
             chosen = (ready or candidates or [None])[0]
             if chosen is not None:
                 self._idle[spec.pool].remove(chosen)
-        if chosen is not None and not chosen.ready():
-            chosen.hurry()  # the job waits for it: its warm-up yields to nothing now
         if chosen is None or chosen.ready(self.settings.ready_wait_seconds):
             return chosen
         log.warning("warm sandbox %s never got ready (%s): the job runs cold", chosen.pid, chosen.broken or "timeout")

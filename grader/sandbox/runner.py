@@ -131,13 +131,10 @@ class BubblewrapRunner:
             return self.follow(launched, spec.limits, live)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def launch(
-        self, spec: RunSpec, cleanup: contextlib.ExitStack, pass_fds: tuple[int, ...] = (), nice: int = 0
-    ) -> Launched:
+    def launch(self, spec: RunSpec, cleanup: contextlib.ExitStack, pass_fds: tuple[int, ...] = ()) -> Launched:
         """Start `spec` in a sandbox of its own; `cleanup` kills it and removes everything it used.
 
-        `pass_fds` are inherited by the program (the ends of its channels); `nice`
-        is the nice value it starts at (see launch.wrapper_argv).
+        `pass_fds` are inherited by the program (the ends of its channels).
         """
         bwrap = shutil.which(self.bwrap_path)
         if bwrap is None:
@@ -160,7 +157,7 @@ class BubblewrapRunner:
                 bwrap_path=bwrap, seccomp_fd=seccomp_fd, status_fd=status_w,
                 staged=user.staged if user else None,
             )  # fmt: skip
-            wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files(), user, nice)
+            wrapped = wrapper_argv(argv, _rlimits(spec.limits), cgroup.procs_files(), user)
             started = time.monotonic()
             proc = spawn(wrapped, dict(BASE_ENV), None, pass_fds=(seccomp_fd, status_w, *pass_fds))
         output = OutputCollector(proc.stdout, spec.limits.output_bytes)

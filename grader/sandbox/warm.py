@@ -15,9 +15,7 @@ warm protocol, grader.harness.protocol). A job then:
 3. is handed over: its per-job folders (`Mount.per_job`: the submission, the
    job file, the output) become the very folders the sandbox has bound since
    it started (renamed into place, never copied), its memory and task limits
-   are written to the sandbox's cgroup, every thread gets the normal priority
-   back (a sandbox warms up and waits at nice 19, so a job running meanwhile
-   gets the CPU first), and only then is it told to go. Its
+   are written to the sandbox's cgroup, and only then is it told to go. Its
    wall and CPU limits count from that moment: it is never charged for the
    warm-up;
 4. runs to the end under the same supervision as a cold run, and the sandbox
@@ -53,11 +51,6 @@ from grader.sandbox.runner import BubblewrapRunner, Launched, sanitize_writable_
 from grader.sandbox.spec import Mount, RunResult, RunSpec
 
 log = logging.getLogger("grader.sandbox.warm")
-
-# The nice value a warm sandbox warms up and waits at: a job running meanwhile (its own, the slot's
-# or another slot's) gets the CPU first. Back to 0 when a job waits for it or is handed over; only
-# root may raise a priority again, so a worker that is not root starts warm sandboxes at 0.
-WARM_NICE = 19
 
 
 def profile_of(spec: RunSpec, live: bool) -> tuple:
@@ -95,9 +88,7 @@ class WarmSandbox:
                 inside.append(self.channel[1])
                 env[CHANNEL_FD_ENV] = str(self.channel[1].fileno())
             template = dataclasses.replace(spec, argv=spec.warm_argv, mounts=mounts, env=env)
-            self.nice = WARM_NICE if os.geteuid() == 0 else 0
-            fds = tuple(s.fileno() for s in inside)
-            self.launched: Launched = runner.launch(template, self._cleanup, fds, self.nice)
+            self.launched: Launched = runner.launch(template, self._cleanup, tuple(s.fileno() for s in inside))
         except BaseException:
             self._cleanup.close()
             raise
@@ -144,20 +135,6 @@ class WarmSandbox:
                 break
         return self.ready_at is not None
 
-    def hurry(self) -> None:
-        """Give every thread of the sandbox back the normal priority: a job waits for it, or runs in it now."""
-        if not self.nice:
-            return
-        for pid in self.launched.cgroup.pids():
-            with contextlib.suppress(OSError):  # gone
-                for tid in os.listdir(f"/proc/{pid}/task"):
-                    try:
-                        os.setpriority(os.PRIO_PROCESS, int(tid), 0)
-                    except ProcessLookupError:
-                        pass
-                    except OSError as exc:
-                        log.error("warm sandbox %s: thread %s keeps nice %s: %s", self.pid, tid, self.nice, exc)
-
     def hand_over(self, runner: BubblewrapRunner, spec: RunSpec, driver: Driver | None, arrived: float) -> RunResult:
         """Run `spec` here: its folders and limits in place, then go; destroy the sandbox when it ends."""
         with contextlib.ExitStack() as cleanup:
@@ -167,7 +144,6 @@ class WarmSandbox:
             cleanup.callback(sanitize_writable_mounts, spec.mounts)
             cleanup.enter_context(self._cleanup)  # kills everything, removes the cgroup and the folder
             self._take_folders(spec)
-            self.hurry()
             self.launched.cgroup.configure(spec.limits)
             warm_up_output = self.launched.output.restart(spec.limits.output_bytes)
             if warm_up_output.strip():

@@ -46,11 +46,6 @@ def test_wrapper_sets_limits_then_execs_the_argv_unchanged():
     assert done.returncode == 0 and done.stdout == f"0\n{ODD}|$$|", done.stderr
 
 
-def test_wrapper_can_start_the_program_at_a_nice_value():
-    assert run(wrapper_argv(["/bin/sh", "-c", "nice"], [], [], nice=19)).stdout == "19\n"
-    assert run(wrapper_argv(["/bin/sh", "-c", "nice"], [], [])).stdout == "0\n"
-
-
 def test_wrapper_exits_125_when_it_cannot_join_a_cgroup(tmp_path):
     done = run(wrapper_argv(["/bin/true"], [], [tmp_path / "no-such-dir" / "cgroup.procs"]))
     assert done.returncode == 125
