@@ -7,7 +7,10 @@ tested is what the browser allows, not grading).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import http.server
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -93,9 +96,38 @@ def test_staff_pages_show_without_violations_and_keep_their_style_attributes(sit
 
 
 def test_another_site_cannot_frame_a_page(site, browser):
+    """A page of another origin frames the login page and a page of its own: only its own shows."""
     url, _, _ = site
-    page, _ = watched_page(browser)
-    page.set_content(f'<iframe id="f" src="{url}/auth/login"></iframe>', wait_until="domcontentloaded")
-    page.wait_for_timeout(1000)
-    frame = page.frame_locator("#f")
-    assert frame.locator("input[name=email]").count() == 0
+    framing = f'<iframe src="{url}/auth/login"></iframe><iframe src="/own"></iframe>'
+    with another_site({"/": framing, "/own": '<p id="own">framed</p>'}) as other:
+        page, _ = watched_page(browser)
+        page.goto(other, wait_until="load")
+        frames = {frame.url.removeprefix(other): frame for frame in page.main_frame.child_frames}
+        assert frames["own"].query_selector("#own") is not None  # this browser shows frames...
+        assert frames.keys() == {"own", "chrome-error://chromewebdata/"}  # ...but refused the login page
+        assert all(frame.query_selector("input[name=email]") is None for frame in frames.values())
+
+
+@contextlib.contextmanager
+def another_site(pages: dict[str, str]) -> Iterator[str]:
+    """Serve `pages` (path -> HTML) from another origin; yield its base URL (ending in /)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if self.path in pages else 404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
