@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -19,9 +18,9 @@ from sqlalchemy.orm import Session
 from grader.assignments import list_slugs, load_assignment
 from grader.config import Settings, load_client_settings, load_settings
 from grader.core.errors import GraderError, SpecError
-from grader.core.kinds import KINDS, TaskKind
-from grader.core.outcomes import Status
+from grader.demo_command import demo_command
 from grader.models import Role
+from grader.report import format_report
 
 log = logging.getLogger("grader")
 
@@ -345,117 +344,6 @@ def _staff_member(session: Session, email: str | None):  # noqa: ANN202 - a User
     return user
 
 
-@main.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", default=5000, show_default=True, help="The port to listen on.")
-@click.option("--grace", default=30.0, show_default=True, help="Seconds a running grading may take to finish at stop.")
-def demo_command(host: str, port: int, grace: float) -> None:
-    """Run the whole service on this machine: database, broker, a worker, the site and demo accounts."""
-    from grader.services.demo import WORKER_LOG, banner, start_worker, stop_gracefully
-
-    settings = load_settings()
-    listener = _listen(host, port)
-    _check_sandbox_for_demo(settings)
-    accounts, token, course = _prepare_demo(settings)
-    log_path = settings.data_dir / WORKER_LOG
-    worker = start_worker([sys.executable, "-m", "grader.cli", "worker"], log_path, dict(os.environ))
-    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    try:
-        server = _demo_server(settings, listener, host, port)
-        click.echo(banner(url, accounts, token, log_path, settings.data_dir, course), nl=True)
-        code = _serve_until_stopped(server, worker, log_path)
-    finally:
-        click.echo(f"grader demo: stopping the worker (up to {grace:g} s for a running grading)...", err=True)
-        stop_gracefully(worker, grace)
-        listener.close()
-    click.echo("grader demo: stopped", err=True)
-    sys.exit(code)
-
-
-def _check_sandbox_for_demo(settings: Settings) -> None:
-    """Refuse to start a demo whose worker could not grade anything."""
-    from grader.sandbox import check_sandbox_available
-
-    try:
-        check_sandbox_available(settings.bwrap, settings.cgroup_parent, host_uid=settings.sandbox_uid)
-    except GraderError as exc:
-        raise click.ClickException(
-            f"cannot grade on this machine: {exc.staff_detail}\n"
-            "Install bubblewrap (apt-get install bubblewrap, or run scripts/install.sh) and try again."
-        ) from exc
-
-
-def _listen(host: str, port: int):  # noqa: ANN202 - a socket
-    """Bind the site's port first, so a taken port stops the demo before anything starts."""
-    import socket
-
-    try:
-        return socket.create_server((host, port))
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise click.ClickException(
-                f"port {port} on {host} is already in use (another program, or a grader demo already running): "
-                f"stop it, or choose another port with `grader demo --port {port + 1}`"
-            ) from None
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _prepare_demo(settings: Settings):  # noqa: ANN202 - (accounts, token, course listing)
-    """Migrate the database, prepare the broker, then load the assignments and the demo accounts."""
-    from grader.db import make_engine, make_sessions, transaction
-    from grader.migrate import upgrade
-    from grader.services import demo
-
-    upgrade(settings.database_url)
-    demo.prepare_broker(settings.broker_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(make_sessions(engine)) as session:
-            synced, accounts, token = demo.prepare_demo_course(session, settings)
-            course = demo.course_listing(session)
-        built = demo.queue_reference_builds(make_sessions(engine), settings, synced)  # after the commit
-    finally:
-        engine.dispose()
-    for line in [*(f"assignments {line}" for line in synced.lines()), *built]:
-        click.echo(line, err=True)
-    return accounts, token, course
-
-
-def _demo_server(settings: Settings, listener, host: str, port: int):  # noqa: ANN001, ANN202
-    """Werkzeug's threaded server on the bound socket (enough for a demo; production runs gunicorn)."""
-    from werkzeug.serving import make_server
-
-    from grader.web import create_app
-    from grader.web.headers import SiteRequestHandler
-
-    if not log.isEnabledFor(logging.INFO):  # without -v, no line per request (pages poll every 2 s)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    return make_server(
-        host, port, create_app(settings), threaded=True, fd=listener.fileno(), request_handler=SiteRequestHandler
-    )
-
-
-def _serve_until_stopped(server, worker, log_path: Path) -> int:  # noqa: ANN001
-    """Serve until Ctrl-C or SIGTERM (0), or until the worker dies (1)."""
-    import signal
-    import threading
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, name="grader-demo-web", daemon=True)
-    thread.start()
-    code = 0
-    while not stop.wait(1.0):
-        if worker.poll() is not None:
-            click.echo(f"grader demo: the worker exited with code {worker.returncode}; see {log_path}", err=True)
-            code = 1
-            break
-    server.shutdown()
-    thread.join(timeout=10)
-    return code
-
-
 @main.command("submit")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--assignment", "slug", required=True, help="The assignment's slug, e.g. digits-mlp.")
@@ -534,60 +422,7 @@ def _fail(exc: GraderError, as_json: bool) -> None:
     sys.exit(2)
 
 
-def format_report(result: dict[str, Any], title: str, kind: TaskKind | None = None) -> str:
-    """The human report of one graded submission, from the fields of `grader grade --json` (or the API).
-
-    With the assignment's task kind (given, or named by the result's `task`), its metrics are named as
-    the kind names them.
-    """
-    kind = kind or KINDS.get(str(result.get("task")))
-    score = "-" if result.get("score") is None else f"{result['score']:g}"
-    max_score = "-" if result.get("max_score") is None else f"{result['max_score']:g}"
-    hidden = (result.get("feedback") or {}).get("hidden")  # over the daily limit: "hidden until ..."
-    score_text = f"score {hidden}" if hidden else f"score: {score} / {max_score}"
-    scored = result.get("status") == Status.SCORED.value
-    lines = [title, f"status: {result.get('status')} ({result.get('outcome')})   {score_text}", ""]
-    if not scored and result.get("student_message"):
-        lines += [result["student_message"], ""]
-    lines.append("criteria:")
-    for c in result.get("criteria") or []:
-        lines.append(f"  {c['points']:>6g} / {c['max_points']:<4g} {c.get('title') or c.get('id')}")
-        lines.append(f"                 {c.get('feedback', '')}")
-    checks = result.get("checks") or []
-    if checks:
-        lines.append("checks (reported by the run, no points; staff verify):")
-        for c in checks:
-            lines.append(
-                f"  {'FLAG' if c.get('flagged') else 'ok':>6} {c.get('title') or c.get('id')}: {c.get('feedback', '')}"
-            )
-    metrics = result.get("metrics") or {}
-    if metrics:
-        lines += ["", f"metrics: {_metrics_line(metrics, kind)}"]
-        lines += kind.report_lines(metrics) if kind is not None else []
-    curve = [point for point in result.get("curve") or [] if isinstance(point, dict) and "loss" in point]
-    if curve:
-        first, last = curve[0], curve[-1]
-        lines.append(
-            f"training loss (as reported by the run): {first['loss']:.4g} at epoch {first['epoch']}, "
-            f"{last['loss']:.4g} at epoch {last['epoch']}"
-        )
-    r = result.get("resources") or {}
-    if r:
-        lines.append(
-            f"resources: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, peak memory {r['peak_memory_bytes'] / 1024**2:.0f} MiB"
-        )
-    if not scored and result.get("log"):
-        tail = result["log"].rstrip().splitlines()[-15:]
-        lines += ["", "last lines of the log:", *("  " + line for line in tail)]
-    return "\n".join(lines)
-
-
-def _metrics_line(metrics: dict[str, Any], kind: TaskKind | None) -> str:
-    """The kind's summary of the metrics, or (kind unknown) every single-number metric by name."""
-    if kind is not None:
-        return kind.summary(metrics)
-    numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return ", ".join(f"{name} {value:.4g}" for name, value in numbers.items()) or "none"
+main.add_command(demo_command)
 
 
 def run() -> None:

@@ -171,7 +171,7 @@ def test_assignments_sync_exits_non_zero_naming_a_broken_folder(env, tmp_path):
 
 
 def test_the_report_of_an_api_result_without_metrics_or_criteria():
-    from grader.cli import format_report
+    from grader.report import format_report
 
     api_error = {"status": "error", "outcome": "sandbox_error", "score": None, "max_score": None, "metrics": {},
                  "criteria": [], "student_message": "Grading failed on our side.", "log": "", "resources": {}}  # fmt: skip

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from grader.cli import format_report
 from grader.db import transaction
 from grader.models import Assignment, Extension, Role, State, Submission, User
+from grader.report import format_report
 from tests.web.conftest import csrf_token, web_settings
 
 UTC = dt.timezone.utc
