@@ -116,6 +116,7 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
     limits = configured_limits(sub.assignment.slug, settings)
     chain = chain_rows(session, sub.rerun_of_id or sub.id)
     in_force_id = chain[-1].id
+    graded = [row.id for row in chain if row.state.is_final]
     counts = chain_score(session, sub)  # the upload's: an override stays in force across re-runs
     outcome = sub.outcome or result.get("outcome")
     return {
@@ -161,6 +162,9 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
         "requested_by": requester(session, sub),
         "in_force": sub.id == in_force_id,
         "in_force_id": in_force_id,
+        # the newest graded run takes the upload's override, even while a newer run is queued or running
+        "overridable": bool(graded) and graded[-1] == sub.id,
+        "pending_run": None if chain[-1].state.is_final or in_force_id == sub.id else in_force_id,
         "chain": [_run(session, row, in_force_id) for row in chain],
         "audit": [
             {

@@ -229,7 +229,25 @@ def test_a_rerun_creates_a_new_row_on_the_rerun_queue_and_keeps_the_old_result(a
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Queued 1 re-run(s) at low priority" in html and "ta@example.org" in html  # asked by, in the chain table
     old_page = client.get(f"/staff/submissions/{sid}").get_data(as_text=True)
+    assert f'A re-run, <a href="/staff/submissions/{new.id}">#{new.id}</a>, is not graded yet' in old_page
+    assert "superseded" not in old_page and "Override the score" in old_page  # still the newest graded run
+    assert "Override the score" not in client.get(f"/staff/submissions/{new.id}").get_data(as_text=True)
+
+
+def test_the_newest_graded_run_takes_an_override_while_its_rerun_waits_and_it_counts_over_the_rerun(
+    app, client, auth, accounts, queue
+):
+    sid = add_scored(app, accounts.add("bob@example.org"))
+    _as(client, auth, accounts, "ta@example.org")
+    _post(client, f"/staff/submissions/{sid}/rerun")
+    ((new, _),) = queue.enqueued
+    overridden = _post(client, f"/staff/submissions/{sid}/override", {"points": "7", "reason": "Late data fix."})
+    assert overridden.status_code == 302, overridden.get_data(as_text=True)
+    _finish(app, new, 1.25)
+    old_page = client.get(f"/staff/submissions/{sid}").get_data(as_text=True)
     assert "superseded by a re-run" in old_page and "Override the score" not in old_page
+    new_page = client.get(f"/staff/submissions/{new}").get_data(as_text=True)
+    assert re.search(r'id="score-in-force">7 \(override by', new_page) and "Override the score" in new_page
 
 
 def test_bulk_rerun_queues_each_ticked_chain_once_and_says_what_it_skipped(app, client, auth, accounts, queue):
