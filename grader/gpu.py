@@ -34,8 +34,16 @@ class Gpu:
         return tuple(node for node in wanted if (dev / Path(node).name).exists())
 
     def sandbox_env(self) -> dict[str, str]:
-        """Environment that shows a run only this GPU (by UUID: immune to enumeration order)."""
-        return {"CUDA_VISIBLE_DEVICES": self.uuid, "NVIDIA_VISIBLE_DEVICES": self.uuid}
+        """Environment that shows a run only this GPU (by UUID: immune to enumeration order).
+
+        TensorFlow takes GPU memory as it needs it rather than nearly all of it at its first
+        use: the slot's warm sandboxes, and the job beside them, share this GPU.
+        """
+        return {
+            "CUDA_VISIBLE_DEVICES": self.uuid,
+            "NVIDIA_VISIBLE_DEVICES": self.uuid,
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+        }
 
 
 def _load_nvml() -> ModuleType | None:

@@ -72,6 +72,8 @@ def test_a_run_sees_only_its_gpu(tmp_path):
     gpu = Gpu(1, "NVIDIA A100", "GPU-bbbb", 3, 0)
     assert gpu.device_nodes(tmp_path) == ("/dev/nvidia3", "/dev/nvidiactl", "/dev/nvidia-uvm")
     assert gpu.sandbox_env()["CUDA_VISIBLE_DEVICES"] == "GPU-bbbb"
+    # warm sandboxes share the slot's GPU with its job: TensorFlow must not take nearly all of it at once
+    assert gpu.sandbox_env()["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
 
 
 def test_the_monitor_records_peak_memory_and_utilisation():
