@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import shutil
+import time
 import zipfile
 
 import pytest
@@ -71,10 +72,29 @@ def grade_all(service, assignments) -> dict:
         before = (repository_state(), shutil.disk_usage("/").free)
         result = service.grade_file(SUBMISSIONS / name, assignments[slug])
         after = (repository_state(), shutil.disk_usage("/").free)
-        waiting = runner.idle_pids() if isinstance(runner, WarmRunner) else set()  # the next job's, not leftovers
-        leftovers = [found for found in leftover_processes(*RUN_MARKERS) if int(found.split(":")[0]) not in waiting]
-        results[name] = (result, before, after, leftovers)
+        results[name] = (result, before, after, _leftovers(runner))
     return results
+
+
+def _leftovers(runner) -> list[str]:
+    """Run processes still alive after a grading, but not the warm sandboxes waiting for the next job.
+
+    A warm sandbox that is starting has processes before its pool lists it (bwrap forks its
+    child meanwhile): what is found is looked at again a second later, and only what is still
+    there and still no waiting sandbox's counts.
+    """
+    if not isinstance(runner, WarmRunner):
+        return leftover_processes(*RUN_MARKERS)
+    found = _not_waiting(runner)
+    if found:
+        time.sleep(1)
+        found = [line for line in _not_waiting(runner) if line in found]
+    return found
+
+
+def _not_waiting(runner: WarmRunner) -> list[str]:
+    waiting = runner.idle_pids()
+    return [line for line in leftover_processes(*RUN_MARKERS) if int(line.split(":")[0]) not in waiting]
 
 
 @pytest.fixture(scope="module")
