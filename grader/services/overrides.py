@@ -259,13 +259,18 @@ def _check_overridable(session: Session, sub: Submission) -> float:
     if not sub.state.is_final:
         raise ActionRefused(f"Submission #{sub.id} is still {sub.state.value}; override it once it is graded.")
     runs = session.scalars(select(Submission).where(_in_chain(Submission, upload_id(sub))).order_by(Submission.id))
-    newest = [run.id for run in runs if run.state.is_final][-1]
+    newest = newest_graded(runs.all())
     if newest != sub.id:
         raise ActionRefused(f"Submission #{sub.id} was re-run; its newest run #{newest} counts: override that one.")
     max_score = sub.max_score if sub.max_score is not None else (sub.result or {}).get("max_score")
     if max_score is None:
         raise ActionRefused(f"Submission #{sub.id} has no maximum score (it was never scored); re-run it first.")
     return float(max_score)
+
+
+def newest_graded(runs: Sequence[Submission]) -> int | None:
+    """The run of a chain (oldest first) that takes the upload's override: its newest graded one."""
+    return next((run.id for run in reversed(runs) if run.state.is_final), None)
 
 
 def _require_staff(staff: User) -> None:

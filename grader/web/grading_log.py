@@ -18,7 +18,7 @@ from grader.config import Settings
 from grader.core.errors import GraderError
 from grader.core.outcomes import Outcome
 from grader.models import Submission, User
-from grader.services.overrides import audit_trail, chain_score, display_name
+from grader.services.overrides import audit_trail, chain_score, display_name, newest_graded
 from grader.services.reruns import chain_rows
 
 _TERMINATION = re.compile(r"termination=(\w+)")
@@ -116,7 +116,6 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
     limits = configured_limits(sub.assignment.slug, settings)
     chain = chain_rows(session, sub.rerun_of_id or sub.id)
     in_force_id = chain[-1].id
-    graded = [row.id for row in chain if row.state.is_final]
     counts = chain_score(session, sub)  # the upload's: an override stays in force across re-runs
     outcome = sub.outcome or result.get("outcome")
     return {
@@ -163,7 +162,7 @@ def grading_log(session: Session, sub: Submission, settings: Settings) -> dict[s
         "in_force": sub.id == in_force_id,
         "in_force_id": in_force_id,
         # the newest graded run takes the upload's override, even while a newer run is queued or running
-        "overridable": bool(graded) and graded[-1] == sub.id,
+        "overridable": newest_graded(chain) == sub.id,
         "pending_run": None if chain[-1].state.is_final or in_force_id == sub.id else in_force_id,
         "chain": [_run(session, row, in_force_id) for row in chain],
         "audit": [
