@@ -35,15 +35,8 @@ from grader.sandbox.bwrap import (
     python_env_dirs,
     write_run_files,
 )
-from grader.sandbox.cgroup import (
-    CgroupLayout,
-    RunCgroup,
-    create_run_cgroup,
-    detect_layout,
-    prepare_parent,
-    remove_stale_runs,
-    worker_is_dead,
-)
+from grader.sandbox.cgroup import RunCgroup, create_run_cgroup, remove_stale_runs, worker_is_dead
+from grader.sandbox.cgroup_layout import CgroupLayout, detect_layout, prepare_parent
 from grader.sandbox.channel import Driver, LiveChannel
 from grader.sandbox.launch import (
     ROOT_TOOLS,

@@ -21,7 +21,7 @@ import pytest
 
 from grader.core.limits import Limits
 from grader.sandbox import BubblewrapRunner, Mount, RunResult, RunSpec
-from grader.sandbox.cgroup import detect_layout
+from grader.sandbox.cgroup_layout import detect_layout
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sandbox"
 FIXTURE_MOUNT = Mount(source=FIXTURES, target="/fixtures")

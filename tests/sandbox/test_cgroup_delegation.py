@@ -20,10 +20,10 @@ import pytest
 
 from grader.core.errors import SandboxError
 from grader.core.limits import Limits
-from grader.sandbox import cgroup
-from grader.sandbox.cgroup import (
+from grader.sandbox import cgroup_layout
+from grader.sandbox.cgroup import create_run_cgroup
+from grader.sandbox.cgroup_layout import (
     WORKER_LEAF,
-    create_run_cgroup,
     delegate_v2,
     detect_layout,
     parse_cgroup_mounts,
@@ -75,8 +75,8 @@ def procs(directory: Path) -> list[str]:
 @pytest.fixture
 def kernel(tmp_path, monkeypatch) -> FakeKernel:
     fake = FakeKernel(tmp_path)
-    monkeypatch.setattr(cgroup, "_write_subtree_control", fake.write_subtree_control)
-    monkeypatch.setattr(cgroup, "_move_process", fake.move_process)
+    monkeypatch.setattr(cgroup_layout, "_write_subtree_control", fake.write_subtree_control)
+    monkeypatch.setattr(cgroup_layout, "_move_process", fake.move_process)
     return fake
 
 
@@ -165,7 +165,7 @@ def test_a_read_only_cgroupfs_says_how_to_make_it_writable(tmp_path, monkeypatch
     def read_only(directory: Path, controllers: list[str]) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(cgroup, "_write_subtree_control", read_only)
+    monkeypatch.setattr(cgroup_layout, "_write_subtree_control", read_only)
     with pytest.raises(SandboxError) as caught:
         prepare_parent(detect_layout("0::/\n", mountinfo), "grader")
 
@@ -240,7 +240,7 @@ def real_parent() -> tuple[Path, str]:
 SLOT = """
 import sys
 from pathlib import Path
-from grader.sandbox.cgroup import delegate_v2
+from grader.sandbox.cgroup_layout import delegate_v2
 directory, controller = Path(sys.argv[1]), sys.argv[2]
 (directory / "cgroup.procs").write_text("0")  # join, as a worker in its container's cgroup
 print("joined", flush=True)

@@ -8,13 +8,8 @@ import pytest
 
 from grader.core.errors import SandboxError
 from grader.core.limits import Limits
-from grader.sandbox.cgroup import (
-    CgroupV2,
-    create_run_cgroup,
-    detect_layout,
-    parse_cgroup_mounts,
-    parse_proc_cgroup,
-)
+from grader.sandbox.cgroup import CgroupV2, create_run_cgroup
+from grader.sandbox.cgroup_layout import detect_layout, parse_cgroup_mounts, parse_proc_cgroup
 
 HYBRID_CGROUP = "4:memory:/process_api/abc\n2:cpu,cpuacct:/\n9:name=systemd:/\n0::/\n"
 
